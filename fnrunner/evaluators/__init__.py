@@ -1,0 +1,1 @@
+"""Function evaluators, tried in a fixed order: builtin, executable, pod."""

@@ -1,0 +1,5 @@
+"""kopf entry points and the composition root of the operator.
+
+The only package that imports kopf and kubernetes_asyncio. Handlers parse objects with
+`porch_operator.models`, call the engine and the gitstore, and write status; they stay thin.
+"""
