@@ -69,14 +69,21 @@ class FunctionNotFound(FunctionError):
 class FunctionFailed(FunctionError):
     """The function ran and reported failure.
 
-    `stderr` is the function's standard error and `results` its structured results (the `results` list of the
-    output ResourceList, possibly empty); both are shown to users in render status.
+    `exit_code` is the function's exit status, `stderr` its standard error and `results` its structured
+    results (the `results` list of its output ResourceList, possibly empty); all are shown to users in the
+    render status. Failing again on the same input is expected: do not retry.
     """
 
     def __init__(
-        self, message: str, *, stderr: str = "", results: list[dict[str, object]] | None = None
+        self,
+        message: str,
+        *,
+        exit_code: int = 1,
+        stderr: str = "",
+        results: list[dict[str, object]] | None = None,
     ) -> None:
         super().__init__(message)
+        self.exit_code = exit_code
         self.stderr = stderr
         self.results = list(results or [])
 
