@@ -119,7 +119,7 @@ def _check_segment(segment: str, path: str, what: str) -> None:
 
 
 def _check_ref_segment(segment: str, path: str, what: str) -> None:
-    if _REF_FORBIDDEN.search(segment) or "@{" in segment or segment == "@":
+    if _REF_FORBIDDEN.search(segment) or "@{" in segment or ".." in segment or segment == "@":
         raise InvalidSpec(f"The {what} {path!r} contains characters git does not allow in ref names.")
     if segment.startswith(".") or segment.endswith(".lock") or segment.endswith("."):
         raise InvalidSpec(f"The {what} {path!r} has a segment git does not allow in ref names.")

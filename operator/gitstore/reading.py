@@ -68,7 +68,7 @@ async def resolve(mirror: Mirror, *, ref: str, directory: str) -> str:
     commit = mirror.refs.commit_of(refs.branch(ref))
     if commit is not None:
         return commit
-    tried = ", ".join(refs.short(c) for c in [*candidates, refs.branch(ref)])
+    tried = ", ".join([*candidates, refs.branch(ref)])
     raise NotFound(f"The ref {ref!r} does not exist in {mirror.url} (tried {tried}).")
 
 

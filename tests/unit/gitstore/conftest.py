@@ -53,7 +53,7 @@ async def git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -
     out, err = await process.communicate(stdin)
     if process.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {err.decode()}")
-    return out.decode()
+    return out.decode("utf-8", errors="surrogateescape")
 
 
 class Remote:
