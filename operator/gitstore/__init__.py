@@ -13,10 +13,10 @@ Branching strategy (the layout Porch writes, so Porch and kpt read what we write
   `deletionProposed/<path>/v<N>`. `<path>` is `<git.directory>/<package>`.
 - Every commit message carries a `kpt:` JSON annotation (package, workspaceName, revision, task).
 
-Local state: one bare mirror per URL under the cache directory, with branches fetched into
-`refs/remotes/origin/*` and tags into `refs/tags/*`; we never create local branches and never check out a
-working tree. New objects are written as loose objects, then pushed; every change of the remote is one
-atomic push with the expected old value of every ref, retried after a fetch when someone else moved a ref.
+Local state: one bare mirror per URL under the cache directory whose branches and tags are the remote's as
+of the last fetch; we never commit on them and never check out a working tree. New objects are written as
+loose objects, then pushed; every change of the remote is one atomic push with the expected old value of
+every ref, retried after a fetch when someone else moved a ref.
 One asyncio lock per mirror serialises work on a repository; different repositories run in parallel.
 Credentials reach git only through its environment (see `credentials.py`).
 """

@@ -1,11 +1,15 @@
 """Local bare mirrors of git remotes, one per URL, and the pool that hands them out (`ClonePool`).
 
-A mirror is a bare repository in the cache directory with remote `origin` = the URL and Porch's fetch
-refspecs: branches land in `refs/remotes/origin/*` and tags in `refs/tags/*`, pruned on every fetch; no
-local branches are ever created. Each mirror has one `asyncio.Lock`: every operation on it (fetch, reads,
-commits, push) runs under that lock, so operations on one repository are serialised while different
-repositories proceed in parallel. The mirror's directory is also locked with `flock` for as long as it is
-open, so a second process using the same cache directory fails fast instead of corrupting it.
+A mirror is a bare clone in the cache directory whose `refs/heads/*` and `refs/tags/*` are exactly the
+remote's as of the last fetch (fetch refspecs map each onto itself, pruned on every fetch; other remote refs
+are not fetched). It is never checked out and nobody commits on its branches: new commits are pushed and
+only then appear in the mirror. (Porch's cache keeps branches under `refs/remotes/origin/`; a bare clone
+writes its refs packed, which makes the first clone of a repository with thousands of tags much faster.)
+
+Each mirror has one `asyncio.Lock`: every operation on it (fetch, reads, commits, push) runs under that
+lock, so operations on one repository are serialised while different repositories proceed in parallel.
+The mirror's directory is also locked with `flock` for as long as it is open, so a second process using
+the same cache directory fails fast instead of corrupting it.
 
 The mirror keeps in memory what discovery needs and only git can tell: the ref table (refreshed by
 `for-each-ref` after a fetch and updated in place after our own pushes), the commit index, and caches keyed
@@ -34,8 +38,9 @@ from porch_operator.gitstore import credentials as creds
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_FOR_EACH_REF_FORMAT = "%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Fetches that move more refs than this pack the mirror's refs (loose refs slow every ref scan).
+_PACK_AFTER = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +66,8 @@ class Mirror:
         self.packages_at: dict[tuple[str, str], str | None] = {}
         # tree SHA-1 → packages found below it (relative path, package tree), for nested discovery.
         self.packages_below: dict[str, tuple[tuple[str, str], ...]] = {}
+        # ref target → the commit it peels to (None: not a commit); objects never change.
+        self._commits: dict[str, str | None] = {}
         self._objects: objects.ObjectStore | None = None
         self._lock_fd: int | None = None
         self.users = 0
@@ -73,16 +80,20 @@ class Mirror:
         return self._objects
 
     async def open(self) -> None:
-        """Create the mirror if needed, lock its directory and load its refs."""
+        """Lock the mirror's directory and, when a mirror is there already, load its refs.
+
+        A new mirror is cloned by the first `fetch()` (it needs the caller's credentials and time limit).
+        """
         fresh = await self.in_thread(self._prepare_directory)
-        damaged = not fresh and not (await commands.run(["rev-parse"], git_dir=self.path)).ok
-        if damaged:
+        if not fresh and not (await commands.run(["rev-parse"], git_dir=self.path)).ok:
             # The cache is disposable: a damaged mirror is rebuilt from the remote.
             logger.warning("The mirror %s is damaged; rebuilding it.", self.path)
             await self.in_thread(self._wipe)
             fresh = True
-        if fresh:
-            await self._initialize()
+        if not fresh:
+            await self._attach()
+
+    async def _attach(self) -> None:
         self._objects = await self.in_thread(lambda: objects.ObjectStore(self.path))
         await self.load_refs()
 
@@ -108,19 +119,29 @@ class Mirror:
             else:
                 child.unlink()
 
-    async def _initialize(self) -> None:
-        steps = [
-            ["init", "--quiet", "--bare", "."],
-            ["config", "remote.origin.url", self.url],
-            ["config", "--replace-all", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"],
+    async def _clone(
+        self, config: dict[str, str], credentials: creds.Credentials, time_limit: float | None
+    ) -> None:
+        """Create the mirror with one `clone --bare`, which writes all refs packed, then configure it."""
+        result = await commands.run(
+            ["clone", "--bare", "--quiet", "--", self.url, str(self.path)],
+            config=config,
+            time_limit=time_limit,
+        )
+        if not result.ok:
+            await self.in_thread(self._wipe)
+            raise failures.classify(result, operation="clone", url=self.url, credentials=credentials)
+        settings = [
+            ["config", "--replace-all", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"],
             ["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"],
             ["config", "remote.origin.tagOpt", "--no-tags"],
             ["config", "gc.autoDetach", "false"],
         ]
-        for args in steps:
-            result = await commands.run(args, git_dir=self.path)
-            if not result.ok:
-                raise StoreError(f"Could not create the mirror {self.path}: {failures.summary(result)}")
+        for args in settings:
+            step = await commands.run(args, git_dir=self.path)
+            if not step.ok:
+                raise StoreError(f"Could not configure the mirror {self.path}: {failures.summary(step)}")
+        await self._attach()
 
     def close(self) -> None:
         """Release GitPython's processes and the directory lock."""
@@ -143,33 +164,71 @@ class Mirror:
 
     async def load_refs(self) -> bool:
         """Re-read the mirror's refs; return whether anything changed."""
-        args = ["for-each-ref", f"--format={_FOR_EACH_REF_FORMAT}", refs.LOCAL_HEADS, refs.TAGS]
+        args = ["for-each-ref", "--format=%(objectname) %(refname)", refs.HEADS, refs.TAGS]
         result = await commands.run(args, git_dir=self.path)
         if not result.ok:
             raise StoreError(f"Could not read the refs of the mirror {self.path}: {failures.summary(result)}")
-        entries = []
+        found = {}
         for line in result.stdout.decode("utf-8", errors="surrogateescape").splitlines():
-            sha, kind, peeled, peeled_kind, name = line.split(" ", 4)
-            remote = refs.to_remote(name)
-            if remote is None or remote == refs.HEADS + "HEAD":
-                continue
-            commit = sha if kind == "commit" else (peeled if peeled_kind == "commit" else None)
-            entries.append(refs.RefEntry(name=remote, sha=sha, commit=commit))
-        table = refs.RefTable(entries)
+            sha, name = line.split(" ", 1)
+            if name != refs.HEADS + "HEAD":
+                found[name] = sha
+        await self._learn_commits(set(found.values()))
+        table = refs.RefTable(refs.RefEntry(name, sha, self._commits[sha]) for name, sha in found.items())
         changed = table.version != self.refs.version
         self.refs = table
         return changed
 
+    async def _learn_commits(self, shas: set[str]) -> None:
+        """Learn which commit each ref target peels to (None for trees and blobs), once per object."""
+        unknown = sorted(sha for sha in shas if sha not in self._commits)
+        if not unknown:
+            return
+        stdin = "".join(f"{sha}^{{commit}}\n" for sha in unknown).encode()
+        result = await commands.run(["cat-file", "--batch-check"], git_dir=self.path, stdin=stdin)
+        lines = result.stdout.decode("utf-8", errors="replace").splitlines()
+        if not result.ok or len(lines) != len(unknown):
+            raise StoreError(f"Could not peel the refs of the mirror {self.path}: {failures.summary(result)}")
+        for sha, line in zip(unknown, lines, strict=True):
+            fields = line.split()
+            self._commits[sha] = fields[0] if len(fields) == 3 and fields[1] == "commit" else None
+
     async def fetch(self, *, credentials: creds.Credentials, time_limit: float | None) -> bool:
-        """Fetch every branch and tag (pruning deleted ones); return whether any ref changed."""
+        """Bring the mirror up to date with the remote; return whether any ref changed.
+
+        The first call clones. Later, a cheap `ls-remote` decides: when every branch and tag is where the
+        mirror has it, nothing is fetched. Otherwise branches and tags are fetched (deleted ones pruned);
+        after large changes the refs are packed again, which keeps ref scans and pushes fast in
+        repositories with thousands of tags.
+        """
+        config = creds.git_config(self.url, credentials)
+        if self._objects is None:
+            await self._clone(config, credentials, time_limit)
+            return True
+        listed = await commands.run(
+            ["ls-remote", "--heads", "--tags", "origin"],
+            git_dir=self.path,
+            config=config,
+            time_limit=time_limit,
+        )
+        if not listed.ok:
+            raise failures.classify(
+                listed, operation="list the refs of", url=self.url, credentials=credentials
+            )
+        advertised = _advertised(listed.stdout)
+        if advertised == {name: entry.sha for name, entry in self.refs.items()}:
+            return False
         result = await commands.run(
             ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-auto-gc", "origin"],
             git_dir=self.path,
-            config=creds.git_config(self.url, credentials),
+            config=config,
             time_limit=time_limit,
         )
         if not result.ok:
             raise failures.classify(result, operation="fetch from", url=self.url, credentials=credentials)
+        moved = len(set(advertised.items()) ^ {(n, e.sha) for n, e in self.refs.items()})
+        if moved > _PACK_AFTER:
+            await commands.run(["pack-refs", "--all", "--prune"], git_dir=self.path)
         return await self.load_refs()
 
     async def push(
@@ -195,8 +254,23 @@ class Mirror:
             )
         if not result.ok:
             raise failures.classify(result, operation="push to", url=self.url, credentials=credentials)
-        # git has updated the mirror's tracking refs as part of the push; mirror that in memory.
+        # git has updated the mirror's own refs as part of the push (the fetch refspecs map each ref onto
+        # itself); mirror that in memory.
         self.refs = self.refs.with_updates({u.ref: u.new for u in updates})
+
+
+def _advertised(listing: bytes) -> dict[str, str]:
+    """Branches and tags (name → object) from `ls-remote` output, without the peeled `^{}` lines."""
+    found = {}
+    for line in listing.decode("utf-8", errors="surrogateescape").splitlines():
+        sha, _, name = line.partition("\t")
+        if (
+            name.startswith((refs.HEADS, refs.TAGS))
+            and not name.endswith("^{}")
+            and name != refs.HEADS + "HEAD"
+        ):
+            found[name] = sha
+    return found
 
 
 def _rejected_refs(porcelain: bytes) -> list[str]:

@@ -1,8 +1,7 @@
 """Porch's ref layout: names of the refs of each lifecycle, how they parse, and the mirror's ref table.
 
-Refs are named here as the remote has them (`refs/heads/...`, `refs/tags/...`). The local mirror keeps
-branches under `refs/remotes/origin/` and tags under `refs/tags/` (as Porch's cache does); `RefTable` hides
-that translation. Nothing here runs git.
+Refs are named as the remote has them (`refs/heads/...`, `refs/tags/...`); the mirror keeps them under the
+same names. Nothing here runs git.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
-LOCAL_HEADS = "refs/remotes/origin/"
 
 DRAFTS_PREFIX = "drafts/"
 PROPOSED_PREFIX = "proposed/"
@@ -70,22 +68,6 @@ def short(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix) :]
     return ref
-
-
-def to_local(ref: str) -> str:
-    """Where the mirror keeps a remote ref."""
-    if ref.startswith(HEADS):
-        return LOCAL_HEADS + ref[len(HEADS) :]
-    return ref
-
-
-def to_remote(local_ref: str) -> str | None:
-    """The remote name of a mirror ref, or None for refs the mirror does not track."""
-    if local_ref.startswith(LOCAL_HEADS):
-        return HEADS + local_ref[len(LOCAL_HEADS) :]
-    if local_ref.startswith(TAGS):
-        return local_ref
-    return None
 
 
 def split_last(name: str) -> tuple[str, str] | None:

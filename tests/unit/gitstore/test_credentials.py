@@ -105,7 +105,7 @@ async def test_rejected_credentials_are_an_auth_error_without_the_secret(
 
 async def test_unreachable_and_silent_remotes_are_unavailable(tmp_path: Path) -> None:
     async with GitStore(tmp_path / "cache", timeout=2) as store:
-        with pytest.raises(StoreUnavailable, match="Could not fetch"):
+        with pytest.raises(StoreUnavailable, match="Failed to connect"):
             await store.open(f"http://127.0.0.1:{closed_port()}/repo.git", credentials=BASIC)
         silent = SilentServer()
         try:

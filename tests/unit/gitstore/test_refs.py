@@ -22,10 +22,6 @@ def test_ref_names() -> None:
     assert refs.proposed_branch("d/p", "ws") == "refs/heads/proposed/d/p/ws"
     assert refs.deletion_proposed_branch("d/p", "v2") == "refs/heads/deletionProposed/d/p/v2"
     assert refs.tag("d/p", "v2") == "refs/tags/d/p/v2"
-    assert refs.to_local("refs/heads/main") == "refs/remotes/origin/main"
-    assert refs.to_remote("refs/remotes/origin/main") == "refs/heads/main"
-    assert refs.to_remote("refs/tags/a/v1") == "refs/tags/a/v1"
-    assert refs.to_remote("refs/heads/local") is None
     assert refs.split_last("a/b/c") == ("a/b", "c")
     assert refs.split_last("a") is None and refs.split_last("a/") is None and refs.split_last("/a") is None
 
