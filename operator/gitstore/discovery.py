@@ -50,7 +50,7 @@ async def discover(mirror: Mirror, *, branch: str, directory: str) -> list[Packa
     return sorted(found, key=lambda i: (i.package, i.revision, i.workspace, i.ref_kind))
 
 
-def _candidates(table: refs.RefTable, directory: str) -> Iterable[tuple[str, str, str, str]]:
+def _candidates(table: refs.RefTable, directory: str) -> Iterable[tuple[RefKind, str, str, str]]:
     """(kind, package path, workspace or version, commit) of every tag and draft/proposed branch."""
     prefixes = (
         (refs.HEADS + refs.DRAFTS_PREFIX, RefKind.DRAFT),
@@ -64,7 +64,7 @@ def _candidates(table: refs.RefTable, directory: str) -> Iterable[tuple[str, str
             split = refs.split_last(entry.name[len(prefix) :])
             if split is None:
                 if kind != RefKind.TAG:
-                    logger.warning("Ignoring the branch %s: it names no workspace.", refs.short(entry.name))
+                    logger.info("Ignoring the branch %s: it names no workspace.", refs.short(entry.name))
                 break
             path, name = split
             if entry.commit is None or not paths.in_directory(path, directory) or path == directory:
@@ -95,11 +95,11 @@ async def ensure_package_trees(mirror: Mirror, pairs: set[tuple[str, str]]) -> N
 
 
 def _describe(
-    mirror: Mirror, *, kind: str, path: str, name: str, commit: str, directory: str
+    mirror: Mirror, *, kind: RefKind, path: str, name: str, commit: str, directory: str
 ) -> PackageRevisionInfo | None:
     tree = mirror.packages_at.get((commit, path))
     if tree is None:
-        logger.info("Skipping %s %s/%s: no Kptfile at %s in %s.", kind, path, name, path, commit[:12])
+        logger.debug("Skipping %s %s/%s: no Kptfile at %s in %s.", kind, path, name, path, commit[:12])
         return None
     meta = mirror.index.get(commit)
     if kind == RefKind.TAG:
@@ -209,7 +209,9 @@ def _packages_below(mirror: Mirror, store: objects.ObjectStore, tree: str) -> tu
     return found
 
 
-async def describe(mirror: Mirror, *, kind: str, path: str, name: str, directory: str) -> PackageRevisionInfo:
+async def describe(
+    mirror: Mirror, *, kind: RefKind, path: str, name: str, directory: str
+) -> PackageRevisionInfo:
     """The revision on one tag or draft/proposed branch (after a write, without a full discovery)."""
     if kind == RefKind.TAG:
         ref = refs.tag(path, name)

@@ -199,7 +199,7 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
-async def _describe(target: writing.Target, kind: str, path: str, workspace: str) -> PackageRevisionInfo:
+async def _describe(target: writing.Target, kind: RefKind, path: str, workspace: str) -> PackageRevisionInfo:
     return await discovery.describe(
         target.mirror, kind=kind, path=path, name=workspace, directory=target.directory
     )

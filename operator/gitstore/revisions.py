@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,8 +39,8 @@ class GitLock:
     commit: str
 
 
-class RefKind:
-    """Which kind of ref a revision was discovered on (plain strings, stable in logs and tests)."""
+class RefKind(enum.StrEnum):
+    """Which kind of ref a revision was discovered on."""
 
     BRANCH = "branch"
     TAG = "tag"
@@ -63,7 +64,7 @@ class PackageRevisionInfo:
     - `author`, `committer`: of the revision's commit; for the placeholder, of the newest commit on the branch
       whose `kpt:` annotation names the package (None when there is none).
     - `task`: the first-class task that created the revision (init, clone, edit or upgrade), read from the
-      `kpt:` annotations of its history as Porch does, or None.
+      `kpt:` annotations of its history as Porch does, or None. Read-only: it is shared with the cache.
     """
 
     package: str
@@ -71,7 +72,7 @@ class PackageRevisionInfo:
     workspace: str
     revision: int
     lifecycle: Lifecycle
-    ref_kind: str
+    ref_kind: RefKind
     ref: str
     commit: str
     tree: str
