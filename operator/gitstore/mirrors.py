@@ -123,6 +123,8 @@ class Mirror:
         self, config: dict[str, str], credentials: creds.Credentials, time_limit: float | None
     ) -> None:
         """Create the mirror with one `clone --bare`, which writes all refs packed, then configure it."""
+        # Whatever an interrupted clone left behind goes first: git clones only into an empty directory.
+        await self.in_thread(self._wipe)
         result = await commands.run(
             ["clone", "--bare", "--quiet", "--", self.url, str(self.path)],
             config=config,

@@ -9,6 +9,7 @@ Package names are paths relative to the Repository's `git.directory`, as in Porc
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,7 @@ class GitRepository:
         directory: str,
         credentials: creds.Credentials,
         settings: Settings,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
     ) -> None:
         self._pool = pool
         self._mirror: Mirror | None = mirror
@@ -46,6 +48,7 @@ class GitRepository:
         self._directory = directory
         self._credentials = credentials
         self._settings = settings
+        self._logger = logger
         self._discovered: tuple[str, list[PackageRevisionInfo]] | None = None
 
     @property
@@ -242,4 +245,5 @@ class GitRepository:
             committer=self._settings.committer,
             time_limit=self._settings.time_limit,
             attempts=self._settings.attempts,
+            logger=self._logger,
         )

@@ -7,6 +7,7 @@ GitPython's helper processes.
 
 from __future__ import annotations
 
+import logging
 import types
 from pathlib import Path
 
@@ -65,10 +66,12 @@ class GitStore:
         directory: str = "",
         credentials: creds.Credentials = None,
         create_branch: bool = False,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
     ) -> GitRepository:
         """Open the Repository (url, branch, directory): fetch it and check that the branch exists.
 
         With `create_branch`, a missing branch is created as Porch does; otherwise it is InvalidSpec.
+        `logger` receives the handle's messages (retried pushes); by default the module's logger.
         """
         creds.check_url(url)
         creds.git_config(url, credentials)
@@ -82,6 +85,7 @@ class GitStore:
             directory=directory,
             credentials=credentials,
             settings=self._settings,
+            logger=logger or logging.getLogger("porch_operator.gitstore"),
         )
         try:
             await handle.refresh()

@@ -29,8 +29,6 @@ from porch_operator.gitstore import objects, paths, refs
 from porch_operator.gitstore.mirrors import Mirror, RefUpdate
 from porch_operator.gitstore.revisions import Signature
 
-logger = logging.getLogger(__name__)
-
 R = TypeVar("R")
 
 # Porch's identity, which it uses as committer of every commit.
@@ -48,6 +46,7 @@ class Target:
     committer: Signature
     time_limit: float | None
     attempts: int
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 @dataclasses.dataclass
@@ -72,7 +71,9 @@ async def apply(target: Target, build: Callable[[], Awaitable[Plan[R]]]) -> R:
             except StorePushRejected:
                 if attempt == target.attempts:
                     raise
-                logger.info("Push to %s rejected (attempt %d); fetching and retrying.", mirror.url, attempt)
+                target.logger.info(
+                    "The push to %s was refused (attempt %d); fetching and retrying.", mirror.url, attempt
+                )
                 # Porch waits attempt * 200 ms; jitter keeps competing writers from retrying in lockstep.
                 await asyncio.sleep(attempt * 0.2 * random.uniform(0.5, 1.5))
                 await mirror.fetch(credentials=target.credentials, time_limit=target.time_limit)
