@@ -8,6 +8,7 @@ Every commit message carries Porch's human line and the `kpt:` annotation with t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,7 +52,7 @@ async def create(
             updates=[RefUpdate(draft, new.sha, None)],
             commits=[new],
             package_trees={(new.sha, path): tree},
-            finish=lambda: _describe(target, RefKind.DRAFT, path, workspace),
+            finish=functools.partial(_describe, target, RefKind.DRAFT, path, workspace),
         )
 
     return await writing.apply(target, build)
@@ -101,7 +102,7 @@ async def update(
             return _write_commit(target, root, [current], author, message), tree
 
         new, tree = await mirror.in_thread(commit)
-        finish = lambda: _describe(target, RefKind.DRAFT, path, workspace)  # noqa: E731
+        finish = functools.partial(_describe, target, RefKind.DRAFT, path, workspace)
         if new is None:
             return writing.Plan(updates=[], commits=[], package_trees={}, finish=finish)
         return writing.Plan(
@@ -126,7 +127,7 @@ async def move(
     mirror = target.mirror
 
     async def build() -> writing.Plan[PackageRevisionInfo]:
-        finish = lambda: _describe(target, kind, path, workspace)  # noqa: E731
+        finish = functools.partial(_describe, target, kind, path, workspace)
         current = mirror.refs.commit_of(source)
         if current is None:
             if destination in mirror.refs:

@@ -286,3 +286,26 @@ def _without_kpt_merge_marks(resource: dict[str, Any]) -> dict[str, Any]:
     if "annotations" in resource.get("metadata", {}) and not annotations:
         del resource["metadata"]["annotations"]
     return resource
+
+
+async def test_tags_that_are_not_vn_are_read_but_not_written(
+    store: GitStore, remote_factory: RemoteFactory
+) -> None:
+    remote = await remote_factory()
+    repo = await store.open(remote.url)
+    await proposed(repo, "app", "ws")
+    v1 = await repo.publish("app", "ws", author=APPROVER)
+    await git("tag", "app/v2.0.0", v1.commit, cwd=remote.path)
+    await git("tag", "release-1", v1.commit, cwd=remote.path)
+    await repo.refresh()
+    found = {(r.workspace, r.revision, r.ref_kind) for r in await repo.list_revisions(package="app")}
+    # Porch's rule: a version that is not v<N> gives revision -1 with the version as workspace; tags
+    # without a slash are release tags, not revisions.
+    assert found == {("main", -1, RefKind.BRANCH), ("ws", 1, RefKind.TAG), ("v2.0.0", -1, RefKind.TAG)}
+    before = await remote.refs()
+    with pytest.raises(InvalidSpec, match="v1, v2"):
+        await repo.delete_published("app", -1)
+    assert await remote.refs() == before
+    # The next number only counts v<N> tags.
+    await proposed(repo, "app", "ws2")
+    assert (await repo.publish("app", "ws2", author=APPROVER)).revision == 2
