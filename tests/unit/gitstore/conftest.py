@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from porch_operator.gitstore import GitStore, Signature
+from tests import porch_fixtures
 
-FIXTURES = Path(__file__).parent / "fixtures"
 AUTHOR = Signature(name="Jane Author", email="jane@example.com")
 KPTFILE = """apiVersion: kpt.dev/v1
 kind: Kptfile
@@ -107,11 +107,13 @@ async def porch_fixture(tmp_path: Path, name: str, *, branch: str = "main") -> R
     bare = tmp_path / "remotes" / f"{name}.git"
     bare.parent.mkdir(parents=True, exist_ok=True)
     if name == "test-blueprints":
-        await git("clone", "--quiet", "--mirror", str(FIXTURES / "test-blueprints.bundle"), str(bare))
+        await git(
+            "clone", "--quiet", "--mirror", str(porch_fixtures.fixture("test-blueprints.bundle")), str(bare)
+        )
         await git("update-ref", "-d", "refs/remotes/origin/HEAD", cwd=bare)
         await git("update-ref", "-d", "refs/remotes/origin/main", cwd=bare)
     else:
-        await _untar(FIXTURES / f"{name}.tar", source)
+        await _untar(porch_fixtures.fixture(name), source)
         await git("clone", "--quiet", "--mirror", str(source / ".git"), str(bare))
     if branch != "main" and "refs/heads/main" in await Remote(bare).refs():
         await git("branch", "-m", "main", branch, cwd=bare)
