@@ -84,15 +84,19 @@ def install(admin: Kubectl) -> None:
     admin.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     for kind in models.ALL_KINDS:
         admin.run("wait", "--for=condition=Established", f"crd/{kind.crd.name}", "--timeout=60s")
-    # The install-time configuration a user would make: the operator's user name and a group.
-    for doc in policies.operator_identity(username=OPERATOR_USER, groups=f" {OPERATOR_GROUP} ,other-group"):
-        admin.apply(doc, "--server-side", "--force-conflicts")
+    name_the_operator(admin)
     for doc in _roles():
         admin.apply(doc, "--server-side", "--force-conflicts")
     admin.run("create", "namespace", PROBE_NAMESPACE, check=False)
     _wait_until_enforced(
         admin.in_namespace(PROBE_NAMESPACE), admin.as_user(OPERATOR_USER).in_namespace(PROBE_NAMESPACE)
     )
+
+
+def name_the_operator(admin: Kubectl) -> None:
+    """The install-time configuration a user would make: the operator's user name and a group."""
+    for doc in policies.operator_identity(username=OPERATOR_USER, groups=f" {OPERATOR_GROUP} ,other-group"):
+        admin.apply(doc, "--server-side", "--force-conflicts")
 
 
 def _refused_now(probe: Callable[[], subprocess.CompletedProcess[str]], message: str) -> bool:

@@ -19,9 +19,21 @@ def test_every_crd_is_established_and_served(admin: Kubectl) -> None:
         assert admin.run("get", kind.crd.plural, "-A").returncode == 0
 
 
+@pytest.mark.usefixtures("porch_api")
 def test_kubectl_apply_of_the_directory_and_of_the_kustomization(admin: Kubectl) -> None:
+    try:
+        _apply_every_way(admin)
+    finally:
+        # Applying crds/ again restores the default identity parameter; name the tests' operator again.
+        install.name_the_operator(admin)
+
+
+def _apply_every_way(admin: Kubectl) -> None:
     # Both ways a user installs crds/ work, and repeating them changes nothing.
     applied = admin.run("apply", "--server-side", "--force-conflicts", "-f", str(install.CRDS))
     assert "error" not in applied.stderr.lower()
     kustomized = admin.run("apply", "--server-side", "--force-conflicts", "-k", str(install.CRDS))
     assert sorted(applied.stdout.split("\n")) == sorted(kustomized.stdout.split("\n"))
+    # Client-side apply, the plainest way, works too.
+    assert admin.run("apply", "-f", str(install.CRDS)).returncode == 0
+    assert admin.run("apply", "-k", str(install.CRDS)).returncode == 0
