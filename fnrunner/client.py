@@ -118,10 +118,10 @@ class EvaluatorClient:
     def __init__(self, address: str) -> None:
         self.address = address
         self._channel = grpc.aio.insecure_channel(address, options=list(limits.CHANNEL_OPTIONS))
-        self._stub = evaluator_pb2_grpc.FunctionEvaluatorStub(self._channel)
+        self._stub = evaluator_pb2_grpc.FunctionEvaluatorStub(self._channel)  # type: ignore[no-untyped-call]
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
-    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> EvaluationResult:
+    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> EvaluationResult:  # noqa: ASYNC109
         """Evaluate `image` over `resource_list` within `timeout` seconds; raises an `EvaluatorError`."""
         if len(resource_list) > limits.MAX_MESSAGE_BYTES:
             raise InvalidRequestError(
@@ -135,7 +135,7 @@ class EvaluatorClient:
             raise translate(image, exc) from exc
         return EvaluationResult(resource_list=bytes(response.resource_list), log=bytes(response.log))
 
-    async def healthy(self, *, timeout: float = 5.0) -> bool:
+    async def healthy(self, *, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """Whether the runner answers its gRPC health check with SERVING within `timeout` seconds."""
         try:
             reply = await self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)

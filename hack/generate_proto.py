@@ -81,7 +81,9 @@ def generate_go(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT, help="root of the tree to write (default: the repo)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT, help="root of the tree to write (default: the repo)"
+    )
     parser.add_argument("--python-only", action="store_true", help="skip the Go stubs (no Go toolchain)")
     options = parser.parse_args(argv)
     out = options.out.resolve()

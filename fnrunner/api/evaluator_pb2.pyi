@@ -1,26 +1,27 @@
-from google.protobuf.internal import containers as _containers
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from google.protobuf.internal import containers as _containers
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EvaluateFunctionRequest(_message.Message):
-    __slots__ = ("resource_list", "image")
+    __slots__ = ("image", "resource_list")
     RESOURCE_LIST_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     resource_list: bytes
     image: str
-    def __init__(self, resource_list: _Optional[bytes] = ..., image: _Optional[str] = ...) -> None: ...
+    def __init__(self, resource_list: bytes | None = ..., image: str | None = ...) -> None: ...
 
 class EvaluateFunctionResponse(_message.Message):
-    __slots__ = ("resource_list", "log")
+    __slots__ = ("log", "resource_list")
     RESOURCE_LIST_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     resource_list: bytes
     log: bytes
-    def __init__(self, resource_list: _Optional[bytes] = ..., log: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, resource_list: bytes | None = ..., log: bytes | None = ...) -> None: ...
 
 class ConfigMap(_message.Message):
     __slots__ = ("data",)
@@ -30,7 +31,8 @@ class ConfigMap(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+
     DATA_FIELD_NUMBER: _ClassVar[int]
     data: _containers.ScalarMap[str, str]
-    def __init__(self, data: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, data: _Mapping[str, str] | None = ...) -> None: ...

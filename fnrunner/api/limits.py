@@ -1,7 +1,7 @@
 """Constants both ends of the evaluator contract must agree on: message size, ports, image prefixes.
 
 Imported by the server, the client (and so the operator) and the pod evaluator, so that a limit is changed in
-one place. The values follow Porch's function runner (porch-behaviour §5.2–5.3).
+one place. The values follow Porch's function runner (porch-behaviour §5.2-5.3).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fnrunner.evaluators.evaluation import Evaluator, NotMine, Output
+from fnrunner.evaluators.evaluation import EvaluationError, Evaluator, NotMine, Output
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,19 @@ class EvaluatorChain:
     def names(self) -> tuple[str, ...]:
         return tuple(evaluator.name for evaluator in self.evaluators)
 
-    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Outcome:
+    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Outcome:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
+        reasons = []
         for evaluator in self.evaluators:
             remaining = max(deadline - time.monotonic(), 0.001)
             try:
                 output = await evaluator.evaluate(image, resource_list, timeout=remaining)
-            except NotMine:
+            except NotMine as declined:
+                reasons.append(f"{evaluator.name}: {declined}")
                 continue
+            except EvaluationError as error:
+                error.evaluator = evaluator.name
+                raise
             return Outcome(output=output, evaluator=evaluator.name)
-        tried = ", ".join(self.names) or "none"
-        raise NotMine(f"No evaluator knows the function image {image!r} (tried: {tried}).")
+        tried = "; ".join(reasons) or "no evaluator is enabled"
+        raise NotMine(f"No evaluator knows the function image {image!r} ({tried})")

@@ -26,11 +26,13 @@ class Evaluator(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output: ...
+    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output: ...  # noqa: ASYNC109
 
 
 class EvaluationError(Exception):
-    """Root of the evaluators' errors."""
+    """Root of the evaluators' errors. `evaluator` names the evaluator that raised it (set by the chain)."""
+
+    evaluator: str = "none"
 
 
 class NotMine(EvaluationError):

@@ -1,4 +1,4 @@
-"""The executable evaluator: runs local binaries named by FunctionConfig `binaryExecutor` (porch-behaviour §5.4).
+"""The executable evaluator: runs local binaries named by FunctionConfig `binaryExecutor` (porch §5.4).
 
 For an image `<repository>/<name>:<tag>` it looks up the FunctionConfig whose `spec.image` is `<name>`, whose
 prefixes include `<repository>`, and whose `binaryExecutor.tags` include `<tag>`; the binary is its `path`,
@@ -49,12 +49,14 @@ class ExecutableEvaluator:
         path = Path(config.binary_executor.path)
         return path if path.is_absolute() else self.functions_dir / path
 
-    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output:
+    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output:  # noqa: ASYNC109
         binary = self.binary_for(image)
         if binary is None:
             raise NotMine(f"No binaryExecutor is configured for {image}.")
         if not os.access(binary, os.X_OK):
-            raise EvaluatorUnavailable(f"The binary {binary} configured for {image} is not an executable file.")
+            raise EvaluatorUnavailable(
+                f"The binary {binary} configured for {image} is not an executable file."
+            )
         done = await processes.run(
             [str(binary)],
             resource_list,

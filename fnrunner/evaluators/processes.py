@@ -75,7 +75,7 @@ async def run(
     argv: Sequence[str],
     stdin: bytes,
     *,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 (the caller's deadline)
     max_stdout: int,
     stderr_tail: int,
     env: dict[str, str] | None = None,
@@ -105,7 +105,9 @@ async def run(
     except TimeoutError as exc:
         raise EvaluationTimeout(f"{argv[0]} did not finish within {timeout:.1f} s and was stopped.") from exc
     except _TooMuchOutput as exc:
-        raise OutputTooLarge(f"{argv[0]} wrote more than {max_stdout} bytes to stdout and was stopped.") from exc
+        raise OutputTooLarge(
+            f"{argv[0]} wrote more than {max_stdout} bytes to stdout and was stopped."
+        ) from exc
     finally:
         if process.returncode is None:
             _kill_group(process)

@@ -102,7 +102,12 @@ def dump(resource_list: ResourceList) -> bytes:
         return json.dumps(root, separators=(",", ":")).encode()
     if resource_list.codec == "yaml":
         text = yaml.dump(
-            root, Dumper=_SafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+            root,
+            Dumper=_SafeDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=4096,
         )
         return str(text).encode()
     out = io.StringIO()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -97,13 +97,14 @@ class BuiltinEvaluator:
             return None
         return self._functions.get(ref.name)
 
-    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output:
+    async def evaluate(self, image: str, resource_list: bytes, *, timeout: float) -> Output:  # noqa: ASYNC109
         module = self.function_for(image)
         if module is None:
             raise NotMine(f"{image} is not a builtin function.")
         context = Context(image=image, deadline=time.monotonic() + timeout)
-        call: Callable[[], bytes] = lambda: run_function(module, resource_list, context)  # noqa: E731
-        future = asyncio.get_running_loop().run_in_executor(self._pool, call)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._pool, run_function, module, resource_list, context
+        )
         try:
             async with asyncio.timeout(timeout):
                 output = await future

@@ -61,9 +61,17 @@ def _ensure(name: str, substring: str, mode: str) -> str:
 
 
 def _pod_specs(item: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for path in (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",)):
+    for path in (
+        ("spec", "template", "spec"),
+        ("spec", "jobTemplate", "spec", "template", "spec"),
+        ("spec",),
+    ):
         spec = objects.dig(item, *path)
-        if isinstance(spec, dict) and ("containers" in spec or path != ("spec",)) and item.get("kind") != "Service":
+        if (
+            isinstance(spec, dict)
+            and ("containers" in spec or path != ("spec",))
+            and item.get("kind") != "Service"
+        ):
             yield spec
             return
 

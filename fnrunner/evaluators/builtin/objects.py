@@ -57,14 +57,14 @@ def metadata(obj: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def annotations(obj: dict[str, Any]) -> dict[str, Any]:
+def annotations_of(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     found = meta.get("annotations") if isinstance(meta, dict) else None
     return found if isinstance(found, dict) else {}
 
 
 def is_local_config(obj: dict[str, Any]) -> bool:
-    return str(annotations(obj).get(LOCAL_CONFIG, "")).lower() == "true"
+    return str(annotations_of(obj).get(LOCAL_CONFIG, "")).lower() == "true"
 
 
 def is_namespaced(obj: dict[str, Any]) -> bool:
@@ -78,7 +78,8 @@ def group_version(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 def resource_ref(obj: dict[str, Any]) -> dict[str, str]:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    found = obj.get("metadata")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
     ref = {
         "apiVersion": str(obj.get("apiVersion", "")),
         "kind": str(obj.get("kind", "")),
@@ -90,7 +91,7 @@ def resource_ref(obj: dict[str, Any]) -> dict[str, str]:
 
 
 def file_path(obj: dict[str, Any]) -> str:
-    notes = annotations(obj)
+    notes = annotations_of(obj)
     for key in PATH_ANNOTATIONS:
         if key in notes:
             return str(notes[key])

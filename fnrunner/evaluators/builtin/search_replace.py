@@ -44,7 +44,7 @@ def _step_matches(pattern: str, step: Step) -> bool:
     if pattern.startswith("["):
         inner = pattern[1:-1]
         return isinstance(step, int) and (inner == "*" or inner == str(step))
-    return isinstance(step, str) and (pattern == "*" or pattern == step)
+    return isinstance(step, str) and pattern in ("*", step)
 
 
 def path_matches(pattern: list[str], path: list[Step]) -> bool:
@@ -101,7 +101,9 @@ def _query(config: dict[str, Any]) -> _Query:
         raise ConfigError("search-replace needs a ConfigMap functionConfig.")
     data = objects.config_data(config)
     if not any(key in data for key in ("by-path", "by-value", "by-value-regex", "by-file-path")):
-        raise ConfigError("at least one of [by-value, by-value-regex, by-path, by-file-path] must be provided")
+        raise ConfigError(
+            "at least one of [by-value, by-value-regex, by-path, by-file-path] must be provided"
+        )
     if "by-value" in data and "by-value-regex" in data:
         raise ConfigError("only one of [by-value, by-value-regex] can be provided")
     try:

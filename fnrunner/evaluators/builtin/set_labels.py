@@ -26,9 +26,13 @@ def _labels(config: dict[str, Any]) -> dict[str, str]:
 
 
 def apply_pairs(
-    resource_list: ResourceList, context: Context, *, pairs: dict[str, str], specs: tuple[fieldspecs.FieldSpec, ...]
+    resource_list: ResourceList,
+    context: Context,
+    *,
+    pairs: dict[str, str],
+    specs: tuple[fieldspecs.FieldSpec, ...],
 ) -> int:
-    """Set `pairs` in every mapping the specs name; returns how many resources changed (shared with annotations)."""
+    """Set `pairs` in every mapping the specs name; returns the number of resources changed."""
     changed_resources = 0
     for item in resource_list.items:
         context.check_time()

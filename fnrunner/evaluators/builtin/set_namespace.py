@@ -61,10 +61,10 @@ def _update_references(item: dict[str, Any], origin: str, namespace: str) -> int
     kind = item.get("kind")
     if kind in ("RoleBinding", "ClusterRoleBinding"):
         for subject in item.get("subjects") or []:
-            if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
-                if subject.get("namespace", "") in (origin, ""):
-                    subject["namespace"] = namespace
-                    changed += 1
+            is_account = isinstance(subject, dict) and subject.get("kind") == "ServiceAccount"
+            if is_account and subject.get("namespace", "") in (origin, ""):
+                subject["namespace"] = namespace
+                changed += 1
     service: Any = None
     if kind == "CustomResourceDefinition":
         service = objects.dig(item, "spec", "conversion", "webhook", "clientConfig", "service")
@@ -77,7 +77,7 @@ def _update_references(item: dict[str, Any], origin: str, namespace: str) -> int
 
 
 def _update_depends_on(item: dict[str, Any], origin: str, namespace: str) -> int:
-    notes = objects.annotations(item)
+    notes = objects.annotations_of(item)
     value = notes.get(DEPENDS_ON)
     if not isinstance(value, str):
         return 0
@@ -108,9 +108,9 @@ def run(resource_list: ResourceList, context: Context) -> None:
         if item.get("kind") == "Namespace" and origin and meta.get("name") == origin:
             meta["name"] = namespace
             changed += 1
-        if objects.is_namespaced(item) and meta.get("namespace", "") in movable:
-            if meta.get("namespace") != namespace:
-                meta["namespace"] = namespace
-                changed += 1
+        current = meta.get("namespace", "")
+        if objects.is_namespaced(item) and current in movable and current != namespace:
+            meta["namespace"] = namespace
+            changed += 1
         changed += _update_references(item, origin, namespace)
     context.result(f"namespace {origin!r} updated to {namespace!r}, {changed} value(s) changed")

@@ -46,7 +46,9 @@ def _globals() -> Any:
 
 def run(resource_list: ResourceList, context: Context) -> None:
     source = _source(resource_list.function_config)
-    plain = json.loads(json.dumps({"items": resource_list.items, "functionConfig": resource_list.function_config}))
+    plain = json.loads(
+        json.dumps({"items": resource_list.items, "functionConfig": resource_list.function_config})
+    )
     module = sl.Module()
     module["__resource_list"] = plain
     module["__environment"] = {"kind": "kpt-fnrunner"}
@@ -58,7 +60,8 @@ def run(resource_list: ResourceList, context: Context) -> None:
         if context.expired():
             raise Cancelled from exc
         raise ScriptFailed(str(exc)) from exc
-    items = module["__resource_list"].get("items")
+    result = module["__resource_list"]
+    items = result.get("items") if isinstance(result, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise ScriptFailed("The script left ctx.resource_list['items'] that is not a list of objects.")
     resource_list.root["items"] = items
