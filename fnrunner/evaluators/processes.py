@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from fnrunner.evaluators.evaluation import EvaluationTimeout, EvaluatorUnavailable, OutputTooLarge
 
 _CHUNK = 64 * 1024
+_REAP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,23 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(_CHUNK):
+        pass
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Wait for a (killed) process. asyncio's wait() also waits for the pipes to close, and a pipe whose
+    reader stopped reading mid-stream is paused, so the rest of the output is drained first."""
+    assert process.stdout and process.stderr
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_REAP_SECONDS):
+            await asyncio.gather(_discard(process.stdout), _discard(process.stderr))
+            await process.wait()
+            return
+    log.warning("Process %d did not release its pipes after being killed.", process.pid)
+
+
 async def run(
     argv: Sequence[str],
     stdin: bytes,
@@ -114,6 +134,5 @@ async def run(
         for task in (feeding, reading, tailing):
             task.cancel()
         await asyncio.gather(feeding, reading, tailing, return_exceptions=True)
-        if process.returncode is None:
-            await process.wait()
+        await _reap(process)
     return Completed(exit_code=exit_code, stdout=stdout, stderr=stderr, stderr_truncated=truncated)
