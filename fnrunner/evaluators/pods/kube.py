@@ -17,6 +17,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from fnrunner.evaluators.evaluation import EvaluatorUnavailable
 
+BAD_REQUEST = 400
 NOT_FOUND = 404
 CONFLICT = 409
 GONE = 410
@@ -29,6 +30,9 @@ async def _raw(call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -
         body = await response.read()
     finally:
         response.release()
+    # Without preloading, the client does not raise on error statuses: do it here, as it would.
+    if response.status >= BAD_REQUEST:
+        raise ApiException(status=response.status, reason=response.reason)
     return json.loads(body) if body else None
 
 

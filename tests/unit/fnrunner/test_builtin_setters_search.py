@@ -110,7 +110,8 @@ def test_search_replace_put_comment_and_file_filter(builtins: Builtins) -> None:
         "search-replace",
         PACKAGE.replace(
             b"  data:\n    replicas",
-            b"  data:\n    by-path: spec.replicas\n    put-comment: 'kpt-set: ${r}'\n    by-file-path: '*.yaml'\n    replicas",
+            b"  data:\n    by-path: spec.replicas\n    put-comment: 'kpt-set: ${r}'\n"
+            b"    by-file-path: '*.yaml'\n    replicas",
         ),
     ).decode()
     assert re.search(r"replicas: 4 +# kpt-set: \$\{r\}\n", out), out

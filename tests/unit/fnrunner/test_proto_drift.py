@@ -1,4 +1,4 @@
-"""The committed gRPC stubs (Python and Go) are exactly what hack/generate_proto.py produces from the proto."""
+"""The committed gRPC stubs (Python and Go) are exactly what hack/generate_proto.py makes of the proto."""
 
 from __future__ import annotations
 

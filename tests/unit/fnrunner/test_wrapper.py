@@ -28,7 +28,7 @@ async def start_wrapper(wrapper_binary: Path) -> AsyncIterator[Callable[[Path], 
 
     async def start(entrypoint: Path) -> str:
         port = free_port()
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: ASYNC220 (a quick fork/exec of a long-lived server)
             [str(wrapper_binary), "--address", "127.0.0.1", "--port", str(port), "--", str(entrypoint)],
             stderr=subprocess.DEVNULL,
         )
