@@ -81,9 +81,11 @@ class FunctionConfigWatcher:
                 functionconfigs.PLURAL,
                 metadata["name"],
                 {"status": {"functionRunnerObservedGeneration": generation}},
+                # A dict body would otherwise be sent as a JSON patch, which needs a list.
+                _content_type="application/merge-patch+json",  # type: ignore[call-arg]
             )
         except ApiException as exc:
-            log.debug("Could not record the observed generation of %s: %s", metadata.get("name"), exc.status)
+            log.info("Could not record the observed generation of %s: %s", metadata.get("name"), exc.status)
 
     async def run(self) -> None:
         """Watch until cancelled."""
