@@ -102,11 +102,10 @@ def translate(image: str, error: grpc.aio.AioRpcError) -> EvaluatorError:
         return FunctionTimeoutError(text or f"Function {image} ran out of time.")
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
         return InvalidRequestError(text or f"The runner rejected the call for {image}.")
-    if code == grpc.StatusCode.INTERNAL and failures.decode(error.trailing_metadata()) is not None:
+    if code == grpc.StatusCode.INTERNAL:
+        # The runner answers INTERNAL only for a function that ran and failed (as Porch's runner does, which
+        # sends no metadata: then the exit code defaults to 1 and stderr is only in the message).
         return _failed_from(image, error)
-    if code == grpc.StatusCode.INTERNAL and text.startswith("Failed to execute function"):
-        # Porch's own runner reports failures this way, without our metadata.
-        return FunctionFailedError(text)
     return FunctionUnavailableError(
         f"The function runner failed to evaluate {image} ({code.name}): {text}".rstrip(": ")
     )

@@ -13,6 +13,8 @@ elsewhere:
 | OutputTooLarge        | RESOURCE_EXHAUSTED | output over the 6 MiB message limit                         |
 | InvalidInput          | INVALID_ARGUMENT   | unparsable ResourceList, invalid image reference            |
 | EvaluatorUnavailable  | UNAVAILABLE        | e.g. no function pod could be started                       |
+| anything else (a bug) | UNKNOWN            | logged with its traceback; INTERNAL always means "the       |
+|                       |                    | function ran and failed"                                     |
 
 Started by `fnrunner.__main__` (and by tests, in-process, on a free loopback port). Every call is counted in
 `fnrunner.metrics`.
@@ -61,7 +63,7 @@ def _status_of(error: EvaluationError) -> tuple[grpc.StatusCode, str]:
     for kind, status in _STATUS.items():
         if isinstance(error, kind):
             return status
-    return grpc.StatusCode.INTERNAL, "error"
+    return grpc.StatusCode.UNKNOWN, "error"
 
 
 def fit_response(resource_list: bytes, log_bytes: bytes, limit: int) -> bytes:
@@ -103,7 +105,14 @@ class EvaluatorService(evaluator_pb2_grpc.FunctionEvaluatorServicer):
                 outcome.output.resource_list, outcome.output.log, limits.MAX_MESSAGE_BYTES
             )
         except EvaluationError as error:
-            await self._abort(context, image, error, evaluator=evaluator, started=started)
+            if error.evaluator == "none":
+                error.evaluator = evaluator
+            await self._abort(context, image, error, started=started)
+        except Exception as exc:  # a bug: still answer, count and log it
+            log.exception("Evaluating %s failed unexpectedly.", image)
+            await self._abort(
+                context, image, EvaluationError(f"{type(exc).__name__}: {exc}"), started=started
+            )
         metrics.EVALUATIONS.labels(evaluator, "success").inc()
         metrics.EVALUATION_SECONDS.labels(evaluator).observe(time.monotonic() - started)
         return evaluator_pb2.EvaluateFunctionResponse(
@@ -116,7 +125,6 @@ class EvaluatorService(evaluator_pb2_grpc.FunctionEvaluatorServicer):
         image: str,
         error: EvaluationError,
         *,
-        evaluator: str,
         started: float,
     ) -> NoReturn:
         code, result = _status_of(error)

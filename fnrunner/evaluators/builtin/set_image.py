@@ -3,7 +3,8 @@
 Config: `ConfigMap` `data {name, newName, newTag, digest}` or `fn.kpt.dev/v1alpha1 SetImage {image: {name,
 newName, newTag, digest}, additionalImageFields: [{kind, path}]}`. A container matches when its image name
 (without tag or digest) equals `name`. Containers and init containers of every pod spec are searched (any
-`containers` / `initContainers` list in the resource), plus the additional fields. `digest` wins over
+`containers` / `initContainers` list in the resource), plus the additional fields (slash paths to
+the image field itself). `digest` wins over
 `newTag`, as in kustomize's images transformer.
 """
 
@@ -66,22 +67,25 @@ def run(resource_list: ResourceList, context: Context) -> None:
     changed = 0
     for item in resource_list.items:
         context.check_time()
-        targets = [
-            (trail, container)
+        targets: list[tuple[dict[str, Any], str]] = [
+            (container, "image")
             for node in objects.walk_maps(item)
             for key in ("containers", "initContainers")
             if isinstance(node.get(key), list)
-            for trail, container in fieldspecs.maps_at(node, f"{key}/[]", create=False)
+            for _trail, container in fieldspecs.maps_at(node, f"{key}/[]", create=False)
         ]
         for kind, path in extra:
             if not kind or item.get("kind") == kind:
-                *parent_path, _key = [step for step in path.strip("/").split("/") if step]
-                targets.extend(fieldspecs.maps_at(item, "/".join(parent_path), create=False))
-        for _trail, container in targets:
-            image = container.get("image")
+                *parent_path, field = [step for step in path.strip("/").split("/") if step]
+                targets.extend(
+                    (parent, field)
+                    for _trail, parent in fieldspecs.maps_at(item, "/".join(parent_path), create=False)
+                )
+        for parent, field in targets:
+            image = parent.get(field)
             new = updated(image, spec) if isinstance(image, str) else None
             if new is not None and new != image:
-                container["image"] = new
+                parent[field] = new
                 changed += 1
                 context.result(f"set image from {image!r} to {new!r}", obj=item)
     if not changed:

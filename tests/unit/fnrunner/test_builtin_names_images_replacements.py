@@ -206,3 +206,21 @@ def test_images_that_are_not_builtin_and_bad_input() -> None:
     with pytest.raises(InvalidInput):
         asyncio.run(evaluator.evaluate("set-labels", b"{not yaml", timeout=5))
     assert yaml.safe_load(data)["kind"] == "ResourceList"
+
+
+def test_set_image_additional_image_fields(builtins: Builtins) -> None:
+    custom = {
+        "apiVersion": "example.com/v1",
+        "kind": "Job2",
+        "metadata": {"name": "j"},
+        "spec": {"runner": {"img": "nginx:1"}},
+    }
+    config = {
+        "apiVersion": "fn.kpt.dev/v1alpha1",
+        "kind": "SetImage",
+        "metadata": {"name": "x"},
+        "image": {"name": "nginx", "newTag": "2"},
+        "additionalImageFields": [{"kind": "Job2", "path": "spec/runner/img"}],
+    }
+    out, _ = builtins.run("set-image", [custom], config)
+    assert out[0]["spec"]["runner"]["img"] == "nginx:2"

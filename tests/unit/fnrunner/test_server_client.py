@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -131,3 +132,25 @@ def test_log_is_trimmed_to_fit_the_message_limit() -> None:
     assert server.fit_response(b"r" * 100, b"l" * 5000, 2000) == b"l" * (2000 - 1024 - 100)
     with pytest.raises(server.OutputTooLarge):
         server.fit_response(b"r" * 2000, b"", 2000)
+
+
+class _PorchStyleFailure(evaluator_pb2_grpc.FunctionEvaluatorServicer):
+    """Answers like Porch's own runner: INTERNAL with a message and no metadata."""
+
+    async def EvaluateFunction(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.INTERNAL, 'Failed to execute function "x": exit status 1 (boom)')
+
+
+async def test_porch_style_internal_is_a_failure_without_details() -> None:
+    grpc_server = grpc.aio.server()
+    evaluator_pb2_grpc.add_FunctionEvaluatorServicer_to_server(_PorchStyleFailure(), grpc_server)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    try:
+        async with client.EvaluatorClient(f"127.0.0.1:{port}") as runner:
+            with pytest.raises(client.FunctionFailedError) as caught:
+                await runner.evaluate("x", resource_list([]), timeout=10)
+        assert caught.value.exit_code == 1 and caught.value.results == []
+        assert "boom" in str(caught.value)
+    finally:
+        await grpc_server.stop(None)
