@@ -10,6 +10,7 @@ quick; nothing here asserts timing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import sys
 import textwrap
@@ -261,3 +262,20 @@ async def test_function_config_warm_up_and_template_overrides(make_runtime: Any,
     assert spec["imagePullSecrets"] == [{"name": "registry-cred"}]
     await runtime.evaluate(PASS)
     assert runtime.kubelet.started == [warm[0]["metadata"]["name"]]
+
+
+async def test_private_registry_config_is_mirrored_into_a_pull_secret(
+    control_plane: ControlPlane, namespace: str, kubectl: Kubectl
+) -> None:
+    api_client = await config.new_client_from_config(config_file=str(control_plane.admin_kubeconfig))
+    try:
+        api = PodApi(api_client, namespace)
+        await api.ensure_pull_secret(
+            "auth-secret", b'{"auths": {"registry.example": {"auth": "b25lOnR3bw=="}}}'
+        )
+        await api.ensure_pull_secret("auth-secret", b'{"auths": {}}')
+    finally:
+        await api_client.close()
+    secret = kubectl.get("secret", "auth-secret")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert base64.b64decode(secret["data"][".dockerconfigjson"]) == b'{"auths": {}}'
