@@ -51,6 +51,14 @@ crds: venv ## Regenerate crds/ from the pydantic models (the only way crds/ chan
 proto: venv ## Regenerate the gRPC stubs in fnrunner/api from evaluator.proto.
 	$(VPY) hack/generate_proto.py
 
+.PHONY: wrapper
+wrapper: ## Build the function-pod wrapper (Go, static) into the cache outside the repo (only when changed).
+	hack/wrapper/build.sh
+
+.PHONY: run-fnrunner
+run-fnrunner: venv ## Start the function runner locally on 127.0.0.1:9445 (builtin and exec evaluators only).
+	$(VPY) -m fnrunner --disable-runtimes pod --watch-function-configs false $(FNRUNNER_ARGS)
+
 .PHONY: lint
 lint: venv ## Run ruff, mypy and import-linter.
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,127 @@
+"""Read and write KRM ResourceLists (`config.kubernetes.io/v1` and `v1beta1`), keeping comments when present.
+
+Three codecs, chosen from the input: JSON in, JSON out (fast; JSON is YAML); YAML with comments goes through
+ruamel's round-trip loader so that comments (and the `# kpt-set:` setter markers) survive; other YAML uses
+PyYAML's C loader, which is about ten times faster than the round trip. Builtin functions work on the
+resulting plain mappings and lists, whichever codec made them. `results_of` reads the structured results of a
+function's output for failure reporting and never raises.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError as RuamelError
+
+from fnrunner.evaluators.evaluation import InvalidInput
+
+API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
+Codec = Literal["json", "yaml", "round-trip"]
+
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _round_trip() -> YAML:
+    # One instance per call: ruamel's YAML objects are not safe to share between threads.
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    return rt
+
+
+@dataclass
+class ResourceList:
+    """A parsed ResourceList: `root` holds apiVersion, kind, items, functionConfig and results."""
+
+    root: dict[str, Any]
+    codec: Codec
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        items = self.root.get("items")
+        return items if isinstance(items, list) else []
+
+    @property
+    def function_config(self) -> dict[str, Any]:
+        config = self.root.get("functionConfig")
+        return config if isinstance(config, dict) else {}
+
+    @property
+    def results(self) -> list[Any]:
+        results = self.root.get("results")
+        if not isinstance(results, list):
+            results = []
+            self.root["results"] = results
+        return results
+
+
+def _choose(data: bytes, round_trip: bool) -> Codec:
+    stripped = data.lstrip()
+    if stripped.startswith(b"{") and not round_trip:
+        return "json"
+    return "round-trip" if round_trip or b"#" in data else "yaml"
+
+
+def _load(data: bytes, codec: Codec) -> Any:
+    if codec == "json":
+        return json.loads(data)
+    if codec == "yaml":
+        return yaml.load(data, Loader=_SafeLoader)
+    return _round_trip().load(data)
+
+
+def parse(data: bytes, *, round_trip: bool = False) -> ResourceList:
+    """Parse a ResourceList; `round_trip` forces the comment-keeping codec. Raises `InvalidInput`."""
+    codec = _choose(data, round_trip)
+    try:
+        root = _load(data, codec)
+    except (ValueError, yaml.YAMLError, RuamelError) as exc:
+        raise InvalidInput(f"The input is not a valid ResourceList: {exc}") from exc
+    if not isinstance(root, dict) or root.get("kind") != "ResourceList":
+        raise InvalidInput("The input is not a ResourceList (kind: ResourceList is missing).")
+    if root.get("apiVersion") not in API_VERSIONS:
+        raise InvalidInput(f"Unsupported ResourceList apiVersion {root.get('apiVersion')!r}.")
+    items = root.setdefault("items", [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidInput("ResourceList items must be a list of objects.")
+    return ResourceList(root=root, codec=codec)
+
+
+def dump(resource_list: ResourceList) -> bytes:
+    """Serialise with the codec the input came in (results dropped when empty)."""
+    root = resource_list.root
+    if "results" in root and not root["results"]:
+        del root["results"]
+    if resource_list.codec == "json":
+        return json.dumps(root, separators=(",", ":")).encode()
+    if resource_list.codec == "yaml":
+        text = yaml.dump(
+            root,
+            Dumper=_SafeDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=4096,
+        )
+        return str(text).encode()
+    out = io.StringIO()
+    _round_trip().dump(root, out)
+    return out.getvalue().encode()
+
+
+def results_of(data: bytes) -> list[dict[str, Any]]:
+    """The `results` of a function's output ResourceList as plain JSON-able dicts; [] when unreadable."""
+    try:
+        root = json.loads(data) if data.lstrip().startswith(b"{") else yaml.load(data, Loader=_SafeLoader)
+    except (ValueError, yaml.YAMLError):
+        return []
+    results = root.get("results") if isinstance(root, dict) else None
+    if not isinstance(results, list):
+        return []
+    return [json.loads(json.dumps(item, default=str)) for item in results if isinstance(item, dict)]
