@@ -5,7 +5,8 @@ identity, which a CRD cannot see:
 
 - approval: Proposed -> Published only by a user allowed to `update` `packagerevisions/approval` in the
   namespace, and only while every readiness gate has a True package condition;
-- published-deletion: a Published PackageRevision cannot be deleted (DeletionProposed first);
+- published-deletion: a Published PackageRevision cannot be deleted (DeletionProposed first), except when
+  its namespace is being deleted (git keeps it; the operator does not touch git then);
 - revision-origin: revisions without `spec.source` (discovered in git) and the latest-revision label are
   the operator's;
 - resources-draft-only: the files of a revision change only while it is a Draft, by the lifecycle label the
@@ -159,7 +160,9 @@ def published_deletion() -> dict[str, Any]:
         variables=[],
         validations=[
             _validation(
-                "oldObject.spec.lifecycle != 'Published'",
+                # Deleting the namespace deletes everything in it; git keeps the revisions.
+                "oldObject.spec.lifecycle != 'Published' || "
+                "(namespaceObject != null && has(namespaceObject.metadata.deletionTimestamp))",
                 reason="Forbidden",
                 message=(
                     "a Published PackageRevision cannot be deleted: "

@@ -38,6 +38,8 @@ class Resource:
 
     def path(self, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.plural == "namespaces":
+            namespace = None  # cluster-scoped
         if namespace is not None:
             base += f"/namespaces/{quote(namespace, safe='')}"
         base += f"/{self.plural}"
@@ -58,6 +60,7 @@ PACKAGE_VARIANTS = Resource("config.porch.kpt.dev", "v1alpha1", "packagevariants
 PACKAGE_VARIANT_SETS = Resource("config.porch.kpt.dev", "v1alpha2", "packagevariantsets", "PackageVariantSet")
 FUNCTION_CONFIGS = Resource("config.porch.kpt.dev", "v1alpha1", "functionconfigs", "FunctionConfig")
 SECRETS = Resource("", "v1", "secrets", "Secret")
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace")
 
 
 def _status_message(exc: k8s.ApiException) -> tuple[str, str]:
@@ -141,9 +144,18 @@ class KubeClient:
             return None
 
     async def list_all(
-        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Body]:
-        query = {"labelSelector": label_selector} if label_selector else None
+        query = {}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         result = await self._call(
             "GET", resource.path(namespace), query=query, what=f"list {resource.kind} in {namespace or 'all'}"
         )

@@ -53,7 +53,7 @@ def actors(porch_api: None, kubectl: Kubectl) -> Actors:
     _bind(kubectl, install.APPROVER_ROLE, APPROVER)
     return Actors(
         admin=kubectl,
-        operator=kubectl.as_user(install.OPERATOR_USER),
+        operator=kubectl.as_user(install.OPERATOR_USER, (install.OPERATOR_GROUP,)),
         author=kubectl.as_user(AUTHOR, ("authors",)),
         approver=kubectl.as_user(APPROVER, ("approvers",)),
     )

@@ -71,10 +71,9 @@ def _roles() -> list[dict[str, Any]]:
                 "kind": "ClusterRole",
                 "name": OPERATOR_ROLE,
             },
-            "subjects": [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER},
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": OPERATOR_GROUP},
-            ],
+            # Only the group: the operator's user name is also that of the real ServiceAccount the operator
+            # suite runs with, which must have exactly the permissions of config/rbac and no more.
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": OPERATOR_GROUP}],
         },
     ]
 
@@ -89,7 +88,7 @@ def install(admin: Kubectl) -> None:
         admin.apply(doc, "--server-side", "--force-conflicts")
     admin.run("create", "namespace", PROBE_NAMESPACE, check=False)
     _wait_until_enforced(
-        admin.in_namespace(PROBE_NAMESPACE), admin.as_user(OPERATOR_USER).in_namespace(PROBE_NAMESPACE)
+        admin.in_namespace(PROBE_NAMESPACE), admin.as_user(OPERATOR_USER, (OPERATOR_GROUP,)).in_namespace(PROBE_NAMESPACE)
     )
 
 

@@ -1,0 +1,232 @@
+"""PackageRevisionResources reconcile: content edits of drafts are rendered and committed; content changed in
+git flows back into the object.
+
+Which content is new is decided by generations, not by watching diffs: the API server bumps
+`metadata.generation` on every change of `spec.resources`, and `status.observedGeneration` records the
+generation the operator last handled. For a Draft whose generation is ahead, the content is rendered through
+the engine and the function runner, committed to the draft branch (no commit when the rendered files equal
+git's), and the rendered files are written back in one patch that also records the commit and is guarded by
+the object's resourceVersion: if the user changed the content meanwhile, the patch fails, the render was
+stale, and the newer content is rendered next. Identical content bumps no generation, so it is never
+re-rendered, and a failed render records the failing generation, so it is not retried in a loop. With the
+revision's annotation `porch.kpt.dev/push-on-render-failure: "true"` a failed render still commits what the
+renderer left (the input, or the partial output with `kpt.dev/save-on-render-failure`).
+
+When nothing is pending and git moved (another commit on the draft branch, a publish, the placeholder's
+branch), the object is rewritten from git. The lifecycle label the admission policy reads is kept equal to
+the revision's lifecycle in git.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from porch_operator import errors, metrics, models
+from porch_operator.engine import render as engine_render
+from porch_operator.engine.resources import PackageResources
+from porch_operator.gitstore import PackageRevisionInfo
+from porch_operator.handlers import conditions, kube, manifests, outcomes, revisions
+from porch_operator.handlers.conditions import Condition
+from porch_operator.handlers.workqueue import PACKAGE_REVISION, Key
+
+if TYPE_CHECKING:
+    from porch_operator.handlers.repositories import RepositoryWorker
+
+Body = dict[str, Any]
+_COMMIT_PATH = "/metadata/annotations/" + manifests.COMMIT_ANNOTATION.replace("/", "~1")
+_LIFECYCLE_PATH = "/metadata/labels/" + models.LIFECYCLE_LABEL.replace("/", "~1")
+
+
+async def handle(worker: RepositoryWorker, key: Key, body: Body | None) -> None:
+    resources = await worker.kube.find(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, key.name)
+    if resources is None or resources["metadata"].get("deletionTimestamp"):
+        return
+    try:
+        await reconcile(worker, resources)
+    except Exception as exc:
+        await report_failure(worker, key.name, exc)
+        raise
+
+
+async def reconcile(worker: RepositoryWorker, resources: Body) -> None:
+    spec = resources["spec"]
+    info = worker.revision(spec["packageName"], spec["workspaceName"])
+    if info is None:
+        return  # not in git: the revision's own reconcile (or the sync) decides what happens
+    meta = resources["metadata"]
+    observed = (resources.get("status") or {}).get("observedGeneration")
+    if info.lifecycle == models.Lifecycle.DRAFT and observed != meta.get("generation"):
+        await render_and_commit(worker, resources, info)
+    elif meta.get("annotations", {}).get(manifests.COMMIT_ANNOTATION) != info.commit:
+        await refresh_from_git(worker, resources, info)
+    elif meta.get("labels", {}).get(models.LIFECYCLE_LABEL) != info.lifecycle.value:
+        await _patch(worker, resources, [_set(_LIFECYCLE_PATH, info.lifecycle.value)])
+
+
+def _set(path: str, value: Any) -> Body:
+    return {"op": "add", "path": path, "value": value}
+
+
+async def _patch(worker: RepositoryWorker, resources: Body, ops: list[Body]) -> Body:
+    """A JSON patch guarded by the resourceVersion we read: Conflict when the object moved meanwhile."""
+    meta = resources["metadata"]
+    guard = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}]
+    if "annotations" not in meta:
+        guard.append({"op": "add", "path": "/metadata/annotations", "value": {}})
+    if "labels" not in meta:
+        guard.append({"op": "add", "path": "/metadata/labels", "value": {}})
+    updated = await worker.kube.patch(
+        kube.PACKAGE_REVISION_RESOURCES, worker.namespace, meta["name"], guard + ops
+    )
+    metrics.API_WRITES.labels(verb="patch").inc()
+    return updated
+
+
+async def _write_status(worker: RepositoryWorker, resources: Body, status: Body) -> None:
+    current = resources.get("status") or {}
+    patch = {k: v for k, v in status.items() if current.get(k) != v and not (v is None and k not in current)}
+    if patch:
+        await worker.kube.patch(
+            kube.PACKAGE_REVISION_RESOURCES,
+            worker.namespace,
+            resources["metadata"]["name"],
+            {"status": patch},
+            subresource="status",
+        )
+        metrics.API_WRITES.labels(verb="patch").inc()
+
+
+async def refresh_from_git(worker: RepositoryWorker, resources: Body, info: PackageRevisionInfo) -> None:
+    files = await worker.files_of(info)
+    large = manifests.too_large(files)
+    ops = [_set(_COMMIT_PATH, info.commit), _set(_LIFECYCLE_PATH, info.lifecycle.value)]
+    if (resources["spec"].get("resources") or {}) != ({} if large else files):
+        ops.append(_set("/spec/resources", {} if large else files))
+    updated = await _patch(worker, resources, ops)
+    generation = updated["metadata"].get("generation", 1)
+    rendered = (
+        Condition.false(
+            "Rendered", "TooLarge", f"More than {models.MAX_RESOURCES_CHARS} characters; in git only."
+        )
+        if large
+        else Condition.true("Rendered", "AsInGit", "The files are as git has them.")
+    )
+    status = {
+        "observedGeneration": generation,
+        "conditions": conditions.merge(
+            (updated.get("status") or {}).get("conditions"),
+            [rendered, Condition.true("Ready", "Ready", "The files are in sync with git.")],
+            generation=generation,
+        ),
+    }
+    await _write_status(worker, updated, status)
+
+
+async def render_and_commit(worker: RepositoryWorker, resources: Body, info: PackageRevisionInfo) -> None:
+    name = resources["metadata"]["name"]
+    revision = await worker.kube.find(kube.PACKAGE_REVISIONS, worker.namespace, name)
+    if revision is None:
+        return
+    content = resources["spec"].get("resources") or {}
+    try:
+        package = PackageResources(content)
+    except errors.InvalidSpec as exc:
+        await _record(worker, resources, revision, generation=resources["metadata"]["generation"], error=exc)
+        return
+    started = time.monotonic()
+    try:
+        result = await engine_render.render(
+            package,
+            runtime=worker.runtime.functions,
+            image_prefix=worker.runtime.settings.default_image_prefix,
+        )
+    except errors.InvalidSpec as exc:  # the package itself is unusable (YAML, Kptfile, configPath)
+        await _record(worker, resources, revision, generation=resources["metadata"]["generation"], error=exc)
+        return
+    metrics.RENDER_SECONDS.labels(result="ok" if result.ok else "failed").observe(time.monotonic() - started)
+    annotations = revision["metadata"].get("annotations") or {}
+    push_anyway = annotations.get(models.PUSH_ON_RENDER_FAILURE_ANNOTATION) == "true"
+    files = result.resources.to_dict() if (result.ok or push_anyway) else None
+    if files is not None and files != await worker.files_of(info):
+        assert worker.git is not None
+        committed = time.monotonic()
+        info = await worker.git.update_draft(
+            info.package,
+            info.workspace,
+            files=files,
+            author=worker.author(annotations),
+            expected_commit=info.commit,
+            task={"type": "render"},
+        )
+        metrics.GIT_SECONDS.labels(operation="update_draft").observe(time.monotonic() - committed)
+        await worker.rediscover()
+        info = worker.revision(info.package, info.workspace) or info
+    ops = [_set(_COMMIT_PATH, info.commit), _set(_LIFECYCLE_PATH, info.lifecycle.value)]
+    if files is not None and files != content:
+        ops.append(_set("/spec/resources", files))
+    updated = await _patch(worker, resources, ops)  # Conflict: the content moved on; the newer one comes next
+    await _record(
+        worker,
+        updated,
+        revision,
+        generation=updated["metadata"]["generation"],
+        render=result,
+        pushed=files is not None,
+    )
+
+
+async def _record(
+    worker: RepositoryWorker,
+    resources: Body,
+    revision: Body,
+    *,
+    generation: int,
+    render: engine_render.RenderResult | None = None,
+    error: BaseException | None = None,
+    pushed: bool = False,
+) -> None:
+    """Write the render outcome into the resources' status and the revision's Rendered condition."""
+    status: Body = {"observedGeneration": generation}
+    if error is not None:
+        outcome = outcomes.classify(error)
+        rendered = Condition.false("Rendered", outcome.reason, outcome.message)
+        status["renderStatus"] = {"error": outcome.message}
+    elif render is not None and not render.ok:
+        suffix = " The files were pushed anyway (push-on-render-failure)." if pushed else ""
+        rendered = Condition.false("Rendered", "RenderFailed", render.error + suffix)
+        status["renderStatus"] = render.status.to_dict()
+    else:
+        rendered = Condition.true("Rendered", "Rendered", "The content is rendered and in git.")
+        status["renderStatus"] = render.status.to_dict() if render and render.status.worth_reporting else None
+    ready = (
+        Condition.true("Ready", "Ready", "The files are in sync with git.")
+        if rendered.status == "True"
+        else Condition.false("Ready", rendered.reason, rendered.message)
+    )
+    status["conditions"] = conditions.merge(
+        (resources.get("status") or {}).get("conditions"), [rendered, ready], generation=generation
+    )
+    await _write_status(worker, resources, status)
+    pr_generation = revision["metadata"].get("generation", 1)
+    pr_status = revision.get("status") or {}
+    merged = conditions.merge(pr_status.get("conditions"), [rendered], generation=pr_generation)
+    await revisions.write_status(worker, revision, {"conditions": merged})
+    worker.enqueue(Key(PACKAGE_REVISION, revision["metadata"]["name"]))
+
+
+async def report_failure(worker: RepositoryWorker, name: str, error: BaseException) -> None:
+    resources = await worker.kube.find(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name)
+    if resources is None:
+        return
+    outcome = outcomes.classify(error)
+    generation = resources["metadata"].get("generation", 1)
+    merged = conditions.merge(
+        (resources.get("status") or {}).get("conditions"),
+        [Condition.false("Ready", outcome.reason, outcome.message)],
+        generation=generation,
+    )
+    try:
+        await _write_status(worker, resources, {"conditions": merged})
+    except errors.PorchError as exc:
+        worker.logger.warning("Could not report the failure of %s: %s", name, exc)

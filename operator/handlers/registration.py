@@ -1,0 +1,208 @@
+"""Every kopf handler of the operator, kept thin: they route work to repository workers.
+
+- start-up builds the `Runtime` (in kopf's memo), configures kopf's own bookkeeping (annotation prefix and
+  finalizer under porch.kpt.dev, no namespace/CRD scanning) and the metrics endpoint;
+- a daemon per Repository runs its `RepositoryWorker` (kopf stops daemons while a standby replica waits,
+  so only the active replica ever writes);
+- watch events of Repositories, PackageRevisions and PackageRevisionResources only *enqueue* work on the
+  owning repository's worker, and only when there is something to do (a new generation, a deletion, a
+  source not yet applied), so the operator's own status writes do not make work;
+- deleting a Repository removes its objects and leaves git alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import kopf
+import prometheus_client
+
+from porch_operator import errors, models
+from porch_operator.handlers import conditions, kube, manifests
+from porch_operator.handlers.repositories import FULL_SYNC, RepositoryWorker, WorkerRegistry
+from porch_operator.handlers.runtime import Runtime
+from porch_operator.handlers.settings import OperatorSettings
+from porch_operator.handlers.workqueue import PACKAGE_REVISION, PACKAGE_REVISION_RESOURCES, Key
+
+REPOSITORY = ("config.porch.kpt.dev", "v1alpha1", "repositories")
+PACKAGE_REVISION_KIND = ("porch.kpt.dev", "v1alpha2", "packagerevisions")
+RESOURCES_KIND = ("porch.kpt.dev", "v1alpha2", "packagerevisionresources")
+
+
+def _runtime(memo: Any) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+@kopf.on.startup()
+async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="porch.kpt.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="porch.kpt.dev")
+    settings.persistence.finalizer = "porch.kpt.dev/repository"
+    settings.scanning.disabled = True
+    settings.posting.level = logging.WARNING
+    operator_settings = OperatorSettings.from_environment()
+    runtime = await Runtime.start(operator_settings)
+    runtime.workers = WorkerRegistry(lambda namespace, name: RepositoryWorker(runtime, namespace, name))
+    memo.runtime = runtime
+    if operator_settings.metrics_port:
+        prometheus_client.start_http_server(
+            operator_settings.metrics_port, addr=operator_settings.metrics_address
+        )
+        logger.info(
+            "Serving metrics on %s:%d.", operator_settings.metrics_address, operator_settings.metrics_port
+        )
+
+
+@kopf.on.cleanup()
+async def stop(*, memo: Any, **_: Any) -> None:
+    if hasattr(memo, "runtime"):
+        await _runtime(memo).close()
+
+
+# --- repositories -----------------------------------------------------------------------------------------
+
+
+@kopf.on.event(*REPOSITORY)
+async def repository_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    body = event["object"]
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if event["type"] == "DELETED":
+        _runtime(memo).workers.remove(namespace, name)
+        return
+    status = body.get("status") or {}
+    if status.get("observedGeneration") != body["metadata"].get("generation"):
+        _runtime(memo).workers.get(namespace, name).enqueue(FULL_SYNC)
+
+
+@kopf.daemon(*REPOSITORY, cancellation_backoff=5.0, cancellation_timeout=60.0)
+async def repository_worker(
+    *,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    stopped: kopf.DaemonStopped,
+    memo: Any,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    await _runtime(memo).workers.get(namespace or "", name).run(body, stopped, logger)
+
+
+@kopf.on.delete(*REPOSITORY)
+async def repository_deleted(
+    *, namespace: str | None, name: str, memo: Any, logger: kopf.Logger, **_: Any
+) -> None:
+    """Delete the Repository's objects, leaving git alone: no PackageRevision finalizer touches git here."""
+    runtime = _runtime(memo)
+    namespace = namespace or ""
+    selector = f"spec.repository={name}"
+    for revision in await runtime.kube.list_all(kube.PACKAGE_REVISIONS, namespace, field_selector=selector):
+        finalizers = [f for f in revision["metadata"].get("finalizers", []) if f != manifests.FINALIZER]
+        if finalizers != revision["metadata"].get("finalizers", []):
+            await runtime.kube.patch(
+                kube.PACKAGE_REVISIONS,
+                namespace,
+                revision["metadata"]["name"],
+                [{"op": "replace", "path": "/metadata/finalizers", "value": finalizers}],
+            )
+        await runtime.kube.delete(kube.PACKAGE_REVISIONS, namespace, revision["metadata"]["name"])
+    for resources in await runtime.kube.list_all(
+        kube.PACKAGE_REVISION_RESOURCES, namespace, field_selector=selector
+    ):
+        await runtime.kube.delete(kube.PACKAGE_REVISION_RESOURCES, namespace, resources["metadata"]["name"])
+    for package in await runtime.kube.list_all(
+        kube.PACKAGES, namespace, label_selector=f"{models.REPOSITORY_LABEL}={name}"
+    ):
+        await runtime.kube.delete(kube.PACKAGES, namespace, package["metadata"]["name"])
+    runtime.workers.remove(namespace, name)
+    logger.info(
+        "Removed the objects of Repository %s/%s; its git repository is left as it is.", namespace, name
+    )
+
+
+# --- package revisions and their resources ----------------------------------------------------------------
+
+
+def _needs_work(body: kopf.RawBody) -> bool:
+    meta, status = body["metadata"], body.get("status") or {}
+    return bool(
+        meta.get("deletionTimestamp")
+        or status.get("observedGeneration") != meta.get("generation")
+        or (body.get("spec", {}).get("source") and not status.get("selfLock"))
+    )
+
+
+async def _route(memo: Any, body: kopf.RawBody, kind: str) -> RepositoryWorker | None:
+    """The worker of the object's repository; None (and a condition on the object) when it does not exist."""
+    runtime = _runtime(memo)
+    namespace, repository = body["metadata"]["namespace"], body.get("spec", {}).get("repository", "")
+    worker = runtime.workers.find(namespace, repository)
+    if worker is not None:
+        return worker
+    if await runtime.kube.find(kube.REPOSITORIES, namespace, repository) is not None:
+        return runtime.workers.get(namespace, repository)  # its daemon is starting
+    if kind == PACKAGE_REVISION and not body["metadata"].get("deletionTimestamp"):
+        await _report_missing_repository(runtime, body, repository)
+    elif body["metadata"].get("deletionTimestamp"):
+        await _release(runtime, body, kind)
+    return None
+
+
+async def _report_missing_repository(runtime: Runtime, body: kopf.RawBody, repository: str) -> None:
+    generation = int(body["metadata"].get("generation", 1))
+    status = body.get("status") or {}
+    message = f"The Repository {repository!r} does not exist in namespace {body['metadata']['namespace']}."
+    merged = conditions.merge(
+        status.get("conditions"),
+        [
+            conditions.Condition.false("Ready", "RepositoryNotFound", message),
+            conditions.Condition.true("Stalled", "RepositoryNotFound", message),
+        ],
+        generation=generation,
+    )
+    if merged != status.get("conditions") or status.get("observedGeneration") != generation:
+        with contextlib.suppress(errors.NotFound):
+            await runtime.kube.patch(
+                kube.PACKAGE_REVISIONS,
+                body["metadata"]["namespace"],
+                body["metadata"]["name"],
+                {"status": {"observedGeneration": generation, "conditions": merged}},
+                subresource="status",
+            )
+
+
+async def _release(runtime: Runtime, body: kopf.RawBody, kind: str) -> None:
+    """A revision being deleted whose Repository is gone: nothing in git to clean up; let it go."""
+    if kind != PACKAGE_REVISION or manifests.FINALIZER not in body["metadata"].get("finalizers", []):
+        return
+    finalizers = [f for f in body["metadata"]["finalizers"] if f != manifests.FINALIZER]
+    with contextlib.suppress(errors.NotFound):
+        await runtime.kube.patch(
+            kube.PACKAGE_REVISIONS,
+            body["metadata"]["namespace"],
+            body["metadata"]["name"],
+            [{"op": "replace", "path": "/metadata/finalizers", "value": finalizers}],
+        )
+
+
+@kopf.on.event(*PACKAGE_REVISION_KIND)
+async def package_revision_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    body = event["object"]
+    if event["type"] == "DELETED" or not _needs_work(body):
+        return
+    worker = await _route(memo, body, PACKAGE_REVISION)
+    if worker is not None:
+        worker.enqueue(Key(PACKAGE_REVISION, body["metadata"]["name"]))
+
+
+@kopf.on.event(*RESOURCES_KIND)
+async def resources_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    body = event["object"]
+    if event["type"] == "DELETED" or not _needs_work(body):
+        return
+    worker = await _route(memo, body, PACKAGE_REVISION_RESOURCES)
+    if worker is not None:
+        worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, body["metadata"]["name"]))

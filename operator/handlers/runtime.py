@@ -1,0 +1,74 @@
+"""The composition root: every long-lived object of the operator, built once at start-up.
+
+`Runtime.start()` builds the Kubernetes client, the git store, the function runtime (the fnrunner client) and
+the registry of repository workers; kopf keeps the Runtime in its `memo` and every handler reaches the rest
+through it. Nothing here is a module-level singleton, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+
+from fnrunner import client as fnclient
+from porch_operator.gitstore import GitStore, Signature
+from porch_operator.handlers import functions
+from porch_operator.handlers.kube import KubeClient
+from porch_operator.handlers.settings import OperatorSettings
+
+if TYPE_CHECKING:
+    from porch_operator.handlers.repositories import WorkerRegistry
+
+logger = logging.getLogger(__name__)
+
+
+async def api_client() -> k8s.ApiClient:
+    """An authenticated API client: in-cluster when running in a pod, else from the kubeconfig."""
+    configuration = k8s.Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        await k8s_config.load_kube_config(client_configuration=configuration)
+    return k8s.ApiClient(configuration)
+
+
+@dataclass
+class Runtime:
+    """What every handler needs; see the module docstring."""
+
+    settings: OperatorSettings
+    kube: KubeClient
+    store: GitStore
+    functions: functions.RunnerRuntime
+    workers: WorkerRegistry = field(init=False)  # set by the caller: workers need the runtime
+
+    @classmethod
+    async def start(cls, settings: OperatorSettings) -> Runtime:
+        kube = KubeClient(
+            await api_client(), field_manager=settings.field_manager, timeout=settings.api_timeout
+        )
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        store = GitStore(
+            settings.cache_dir,
+            committer=Signature(settings.committer_name, settings.committer_email),
+            timeout=settings.git_timeout,
+        )
+        runner = functions.RunnerRuntime(
+            fnclient.EvaluatorClient(settings.function_runner), timeout=settings.function_timeout
+        )
+        logger.info(
+            "Operator runtime ready: git cache %s, function runner %s.",
+            settings.cache_dir,
+            settings.function_runner,
+        )
+        return cls(settings=settings, kube=kube, store=store, functions=runner)
+
+    async def close(self) -> None:
+        await self.functions.client.close()
+        await self.store.aclose()
+        await self.kube.close()
