@@ -1,0 +1,787 @@
+"""YAML documents of package files: parsing and writing them the way kpt (kyaml) does.
+
+Every engine module that reads or writes YAML goes through here, so that comments, key order and scalar styles
+survive a round trip and the text we write matches what `kpt fn render` would write (two-space mappings,
+sequences compact or wide as detected per document, no line wrapping, go-yaml's quoting rules).
+
+Two parsers and two emitters sit behind one interface, for speed:
+
+* Documents without comments that are already in canonical form (what we would write ourselves) are read with
+  libyaml through PyYAML into plain dicts and lists; this is about twenty times faster than the round-trip
+  parser, and a package is canonical after its first render.
+* Everything else (comments, flow style, anchors, unusual spellings) is read with ruamel.yaml's round-trip
+  parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+
+Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise; the
+two produce the same text for the same tree (a property test checks this). Callers see only plain Python
+containers (dict/list subclasses) and never need to know which path was taken.
+
+Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches the file system.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any, Final, Literal
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.anchor import Anchor
+from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarstring import (  # noqa: I001
+    DoubleQuotedScalarString,
+    LiteralScalarString,
+    ScalarString,
+    SingleQuotedScalarString,
+)
+
+from ruamel.yaml.tag import Tag
+from ruamel.yaml.tokens import CommentToken
+
+from porch_operator.errors import InvalidSpec
+
+SeqIndent = Literal["compact", "wide"]
+COMPACT: Final[SeqIndent] = "compact"
+WIDE: Final[SeqIndent] = "wide"
+
+
+class RawPlain(str):
+    """A plain scalar whose spelling must be kept verbatim (`0012`, `1e3`, `True`, `~`).
+
+    It stands for a number, boolean or null that libyaml would rewrite if we converted it to a Python value;
+    keeping the text avoids changing a package just by reading and writing it.
+    """
+
+    __slots__ = ()
+
+
+class Document:
+    """One YAML document of a file: its root node and the sequence indentation style it was written with."""
+
+    __slots__ = ("node", "seq_indent")
+
+    def __init__(self, node: Any, seq_indent: SeqIndent) -> None:
+        self.node = node
+        self.seq_indent: SeqIndent = seq_indent
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scalar classification (go-yaml v3 rules, which kyaml uses when it writes files)
+# ---------------------------------------------------------------------------------------------------------
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+# go-yaml still quotes the YAML 1.1 booleans so that 1.1 readers do not turn them into booleans.
+_OLD_BOOLS = frozenset("y Y yes Yes YES n N no No NO on On ON off Off OFF".split())
+_SPECIAL_FLOATS = frozenset(
+    {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"}
+)
+_GO_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?\Z"
+)
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+
+
+def resolves_to_non_string(text: str) -> bool:
+    """Whether a plain scalar with this text would be read back as something other than a string."""
+    if text in _NULLS or text in _BOOLS or text in _SPECIAL_FLOATS or text == "<<":
+        return True
+    if not text or text[0] not in "0123456789+-.":
+        return False
+    plain = text.replace("_", "")
+    return bool(
+        _GO_INT.match(plain) or _GO_FLOAT.match(plain) or _BASE60.match(text) or _TIMESTAMP.match(text)
+    )
+
+
+def _needs_type_quotes(text: str) -> bool:
+    return text in _OLD_BOOLS or resolves_to_non_string(text)
+
+
+_FLOW_INDICATORS = frozenset(",?[]{}")
+_FIRST_CHAR_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def _is_printable(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        ch in "\t\n"
+        or 0x20 <= code <= 0x7E
+        or code == 0x85
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or code >= 0x10000
+    ) and code != 0xFEFF
+
+
+def _plain_allowed(text: str) -> bool:
+    """libyaml's analysis of whether a string may be written as a plain block scalar."""
+    if not text or text != text.strip(" ") or "\n" in text:
+        return False
+    if text.startswith(("---", "...")):
+        return False
+    first = text[0]
+    followed_by_space = len(text) == 1 or text[1] in " \t"
+    if first in _FIRST_CHAR_INDICATORS or (first in "-?:" and followed_by_space):
+        return False
+    previous = ""
+    for index, ch in enumerate(text):
+        if not _is_printable(ch) or ch == "\t":
+            return False
+        nxt = text[index + 1] if index + 1 < len(text) else ""
+        if ch == ":" and (nxt in ("", " ", "\t")):
+            return False
+        if ch == "#" and previous in (" ", "\t"):
+            return False
+        previous = ch
+    return True
+
+
+def _single_quote_allowed(text: str) -> bool:
+    return all(_is_printable(ch) and ch != "\t" for ch in text) and "\n" not in text
+
+
+def _literal_allowed(text: str) -> bool:
+    if not all(_is_printable(ch) for ch in text):
+        return False
+    return " \n" not in text and "\t" not in text and not text.startswith((" ", "\n"))
+
+
+def choose_string_style(text: str) -> str:
+    """The style go-yaml would pick for a string without a preferred style: '', "'", '"' or '|'."""
+    if "\n" in text:
+        return "|" if _literal_allowed(text) else '"'
+    if _needs_type_quotes(text):
+        return '"'
+    if _plain_allowed(text):
+        return ""
+    return "'" if _single_quote_allowed(text) else '"'
+
+
+_ESCAPES = {
+    "\0": "\\0",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\xa0": "\\_",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+
+
+def _double_quoted(text: str) -> str:
+    out = []
+    for ch in text:
+        escaped = _ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
+        elif _is_printable(ch):
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02X}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(f"\\U{ord(ch):08X}")
+    return '"' + "".join(out) + '"'
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fast path: libyaml reader with YAML 1.2 typing that keeps non-canonical spellings verbatim
+# ---------------------------------------------------------------------------------------------------------
+
+_CSafeLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RAW_TAG = "tag:porch.kpt.dev,2026:raw"
+
+
+class _FastLoader(_CSafeLoader):  # type: ignore[misc, valid-type]
+    """libyaml-backed loader: strings stay strings, only canonical numbers/booleans/null become values."""
+
+
+_FastLoader.yaml_implicit_resolvers = {}
+
+
+def _fast_resolve(self: Any, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+    if kind is yaml.ScalarNode and implicit[0]:
+        if value == "":
+            return "tag:yaml.org,2002:null"
+        if value in ("true", "false"):
+            return "tag:yaml.org,2002:bool"
+        if _CANONICAL_INT.match(value):
+            return "tag:yaml.org,2002:int"
+        if resolves_to_non_string(value):
+            return _RAW_TAG
+        return "tag:yaml.org,2002:str"
+    if kind is yaml.ScalarNode:
+        return "tag:yaml.org,2002:str"
+    if kind is yaml.SequenceNode:
+        return "tag:yaml.org,2002:seq"
+    return "tag:yaml.org,2002:map"
+
+
+_FastLoader.resolve = _fast_resolve
+_FastLoader.add_constructor(_RAW_TAG, lambda loader, node: RawPlain(node.value))
+_FastLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
+_FastLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value == "true")
+
+
+def _fast_load(text: str) -> Any:
+    return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader with restricted resolvers
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round-trip path: ruamel.yaml configured like kyaml's encoder
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Representer(RoundTripRepresenter):
+    """Round-trip representer that quotes new strings the way go-yaml does."""
+
+    def represent_str(self, data: str) -> Any:
+        style = choose_string_style(data)
+        if style == "|":
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        if style == '"':
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+    def represent_raw(self, data: RawPlain) -> Any:
+        tag = self.resolver.resolve(ScalarNode, str(data), (True, False))
+        return self.represent_scalar(tag, str(data), style=None)
+
+    def represent_none(self, data: Any) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", "")
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+_Representer.add_representer(RawPlain, _Representer.represent_raw)
+_Representer.add_representer(type(None), _Representer.represent_none)
+
+
+def _ruamel(seq_indent: SeqIndent = COMPACT) -> YAML:
+    handle = YAML(typ="rt")
+    handle.Representer = _Representer
+    handle.preserve_quotes = True
+    handle.width = 1 << 30
+    handle.allow_unicode = True
+    if seq_indent == WIDE:
+        handle.indent(mapping=2, sequence=4, offset=2)
+    else:
+        handle.indent(mapping=2, sequence=2, offset=0)
+    return handle
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sequence indentation detection (kyaml's DeriveSeqIndentStyle)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def detect_seq_indent(text: str) -> SeqIndent:
+    """kyaml's rule: compare the first block sequence item with the key line above it.
+
+    Same indentation means compact, two more spaces means wide; anything else is skipped, and a document
+    without a decidable sequence is compact.
+    """
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        prefix, dash, _ = line.partition("- ")
+        if not dash or prefix.strip(" "):
+            continue
+        key_line = _key_line_before(lines, index)
+        if key_line is None:
+            continue
+        trimmed = key_line.strip(" ")
+        if trimmed.count(":") != 1 or not trimmed.endswith(":"):
+            continue
+        key_indent = len(key_line) - len(key_line.lstrip(" "))
+        if len(prefix) == key_indent:
+            return COMPACT
+        if len(prefix) - key_indent == 2:
+            return WIDE
+    return COMPACT
+
+
+def _key_line_before(lines: list[str], index: int) -> str | None:
+    for line in reversed(lines[:index]):
+        if line.strip(" ").startswith("#"):
+            continue
+        return line.split("#", 1)[0]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fast emitter
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """The fast emitter met something it does not handle; ruamel.yaml writes this tree instead."""
+
+
+def _has_comments(node: CommentedBase) -> bool:
+    comment_attrs = getattr(node, "ca", None)
+    if comment_attrs is None:
+        return False
+    return bool(comment_attrs.comment or comment_attrs.items or comment_attrs.end)
+
+
+def _scalar_text(value: Any) -> str:
+    """The text of a scalar in block context, or raise `_Unsupported`."""
+    kind = type(value)
+    if kind is str:
+        style = choose_string_style(value)
+        if style == "":
+            return value
+        if style == '"':
+            return _double_quoted(value)
+        if style == "'":
+            return "'" + value.replace("'", "''") + "'"
+        raise _Unsupported  # literal blocks are written by the caller
+    if kind is RawPlain:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _float_text(value)
+    if value is None:
+        return ""
+    if kind is DoubleQuotedScalarString:
+        return _double_quoted(str(value))
+    if kind is SingleQuotedScalarString:
+        if not _single_quote_allowed(str(value)):
+            raise _Unsupported
+        return "'" + str(value).replace("'", "''") + "'"
+    raise _Unsupported
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _key_text(key: Any) -> str:
+    if type(key) is not str:
+        if type(key) in (int, bool) or type(key) is RawPlain:
+            return _scalar_text(key)
+        raise _Unsupported
+    style = choose_string_style(key)
+    if style == "" and len(key) < 1024:
+        return key
+    if style in ('"', "'"):
+        return _scalar_text(key)
+    raise _Unsupported
+
+
+def _is_literal(value: Any) -> bool:
+    if type(value) is LiteralScalarString:
+        return True
+    return type(value) is str and "\n" in value and choose_string_style(value) == "|"
+
+
+def _literal_lines(value: str, indent: int) -> list[str]:
+    """Header and content lines of a literal block scalar (content indented by `indent`)."""
+    if not _literal_allowed(value):
+        raise _Unsupported
+    if value.endswith("\n\n") or value == "\n":
+        chomp = "+"
+    elif value.endswith("\n"):
+        chomp = ""
+    else:
+        chomp = "-"
+    body = value[:-1] if value.endswith("\n") else value
+    pad = " " * indent
+    lines = ["|" + chomp]
+    for line in body.split("\n"):
+        lines.append(pad + line if line else "")
+    return lines
+
+
+class _FastEmitter:
+    """Writes block-style YAML for plain trees exactly as the configured ruamel.yaml dumper would."""
+
+    def __init__(self, seq_indent: SeqIndent) -> None:
+        self.wide = seq_indent == WIDE
+        self.out: list[str] = []
+
+    def document(self, node: Any) -> str:
+        if isinstance(node, dict):
+            if not node:
+                return "{}\n"
+            self.mapping(node, 0)
+        elif isinstance(node, list):
+            if not node:
+                return "[]\n"
+            self.sequence(node, 0)
+        else:
+            raise _Unsupported
+        return "\n".join(self.out) + "\n"
+
+    def _check_container(self, node: Any) -> None:
+        if isinstance(node, CommentedBase):
+            if _has_comments(node):
+                raise _Unsupported
+            fmt = getattr(node, Format.attrib, None)
+            if fmt is not None and fmt.flow_style():
+                raise _Unsupported
+            anchor = getattr(node, Anchor.attrib, None)
+            if anchor is not None and anchor.value is not None:
+                raise _Unsupported
+            tag = getattr(node, Tag.attrib, None)
+            if getattr(node, merge_attrib, None) or (tag is not None and tag.trval is not None):
+                raise _Unsupported
+
+    def mapping(self, node: dict[Any, Any], indent: int, first_prefix: str | None = None) -> None:
+        self._check_container(node)
+        pad = " " * indent
+        first = True
+        for key, value in node.items():
+            prefix = first_prefix if (first and first_prefix is not None) else pad
+            first = False
+            self.entry(prefix + _key_text(key) + ":", value, indent)
+
+    def entry(self, head: str, value: Any, indent: int) -> None:
+        if isinstance(value, dict):
+            if not value:
+                self._check_container(value)
+                self.out.append(head + " {}")
+                return
+            self.out.append(head)
+            self.mapping(value, indent + 2)
+        elif isinstance(value, list):
+            if not value:
+                self._check_container(value)
+                self.out.append(head + " []")
+                return
+            self.out.append(head)
+            self.sequence(value, indent + 2 if self.wide else indent)
+        elif _is_literal(value):
+            lines = _literal_lines(str(value), indent + 2)
+            self.out.append(head + " " + lines[0])
+            self.out.extend(lines[1:])
+        else:
+            text = _scalar_text(value)
+            self.out.append(head + " " + text if text else head)
+
+    def sequence(self, node: list[Any], indent: int, first_prefix: str | None = None) -> None:
+        self._check_container(node)
+        pad = " " * indent
+        first = True
+        for item in node:
+            prefix = (first_prefix if (first and first_prefix is not None) else pad) + "- "
+            first = False
+            if isinstance(item, dict) and item:
+                self.mapping(item, indent + 2, first_prefix=prefix)
+            elif isinstance(item, list) and item:
+                if self.wide:
+                    raise _Unsupported  # ruamel.yaml writes nested wide sequences oddly; let it do so
+                self.sequence(item, indent + 2, first_prefix=prefix)
+            elif isinstance(item, (dict, list)):
+                self._check_container(item)
+                self.out.append(prefix + ("{}" if isinstance(item, dict) else "[]"))
+            elif _is_literal(item):
+                lines = _literal_lines(str(item), indent + 2)
+                self.out.append(prefix + lines[0])
+                self.out.extend(lines[1:])
+            else:
+                self.out.append(prefix + _scalar_text(item))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public interface
+# ---------------------------------------------------------------------------------------------------------
+
+_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+
+
+def _split_documents(text: str) -> list[str] | None:
+    """Split a stream into document texts, or None when the stream is not simple enough to split by lines."""
+    chunks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if _SEPARATOR.match(line):
+            if line.strip() not in ("---", "..."):
+                return None
+            chunks.append([])
+            continue
+        chunks[-1].append(line)
+    documents = []
+    for chunk in chunks:
+        body = "\n".join(chunk).strip("\n")
+        if body.strip():
+            documents.append(body + "\n")
+    return documents
+
+
+def _fast_parse(text: str) -> list[Document] | None:
+    if "#" in text or "\r" in text or "\t" in text or "&" in text or "!" in text:
+        return None
+    chunks = _split_documents(text)
+    if chunks is None:
+        return None
+    documents = []
+    for chunk in chunks:
+        try:
+            node = _fast_load(chunk)
+        except yaml.YAMLError:
+            return None
+        seq_indent = detect_seq_indent(chunk)
+        try:
+            emitted = _FastEmitter(seq_indent).document(node)
+        except _Unsupported:
+            return None
+        if emitted != chunk:
+            return None
+        documents.append(Document(node, seq_indent))
+    return documents
+
+
+def _slow_parse(text: str, path: str) -> list[Document]:
+    chunks = _split_documents(text)
+    try:
+        nodes = [node for node in _ruamel().load_all(text) if node is not None]
+    except RuamelYAMLError as exc:
+        raise InvalidSpec(f"File {path!r} is not valid YAML: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
+        # ruamel.yaml raises plain Python errors on some malformed or hostile inputs.
+        raise InvalidSpec(f"File {path!r} is not valid YAML: {type(exc).__name__}.") from exc
+    if chunks is not None and len(chunks) == len(nodes):
+        indents = [detect_seq_indent(chunk) for chunk in chunks]
+    else:
+        indents = [detect_seq_indent(text)] * len(nodes)
+    for node in nodes:
+        normalize_comments(node)
+    return [Document(node, indent) for node, indent in zip(nodes, indents, strict=True)]
+
+
+def normalize_comments(node: Any, offset: int = 0) -> None:
+    """Make comments print like kyaml prints them, for a tree read at indentation `offset`.
+
+    End-of-line comments get a single space before the `#`; full-line comments move `offset` columns left
+    (function output items sit two or more columns deeper than they will in a file).
+    """
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, CommentedBase):
+            comment_attrs = getattr(current, "ca", None)
+            if comment_attrs is not None:
+                if comment_attrs.comment:
+                    _normalize_entry(comment_attrs.comment, offset, seen)
+                for entry in comment_attrs.items.values():
+                    _normalize_entry(entry, offset, seen)
+                if comment_attrs.end:
+                    _normalize_entry([None, comment_attrs.end], offset, seen)
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+
+
+def _normalize_entry(entry: Any, offset: int, seen: set[int]) -> None:
+    for part in entry:
+        if isinstance(part, CommentToken):
+            _normalize_token(part, offset, seen, eol=True)
+        elif isinstance(part, list):
+            for token in part:
+                if isinstance(token, CommentToken):
+                    _normalize_token(token, offset, seen, eol=False)
+
+
+def _normalize_token(token: CommentToken, offset: int, seen: set[int], *, eol: bool) -> None:
+    if id(token) in seen:
+        return
+    seen.add(id(token))
+    lines = token.value.split("\n")
+    if offset:
+        lines = [lines[0], *(_dedent(line, offset) for line in lines[1:])]
+        token.value = "\n".join(lines)
+    column = getattr(token.start_mark, "column", 0) or 0
+    if eol and lines[0].startswith("#"):
+        token.start_mark = CommentMark(0)
+    elif not eol and offset:
+        token.start_mark = CommentMark(max(0, column - offset))
+
+
+def _dedent(line: str, offset: int) -> str:
+    stripped = line.lstrip(" ")
+    removable = min(offset, len(line) - len(stripped))
+    return line[removable:]
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def parse_documents(text: str, *, path: str) -> list[Document]:
+    """Parse a YAML stream into its non-empty documents, keeping comments and styles.
+
+    Raises `InvalidSpec` naming `path` when the text is not valid YAML.
+    """
+    documents = _fast_parse(text)
+    if documents is not None:
+        return documents
+    return _slow_parse(text, path)
+
+
+def emit_document(node: Any, *, seq_indent: SeqIndent = COMPACT) -> str:
+    """Write one document (no leading `---`), ending with a newline."""
+    try:
+        return _FastEmitter(seq_indent).document(node)
+    except _Unsupported:
+        pass
+    buffer = io.StringIO()
+    _ruamel(seq_indent).dump(node, buffer)
+    return buffer.getvalue()
+
+
+def emit_documents(documents: list[Document]) -> str:
+    """Write documents as one stream separated by `---` lines, as kyaml writes a file."""
+    return "---\n".join(emit_document(doc.node, seq_indent=doc.seq_indent) for doc in documents)
+
+
+def emit_file(path: str, docs: list[Document]) -> str:
+    """The text of a package file holding `docs`, as kyaml writes it.
+
+    A `.json` file with a single document is written as indented JSON with sorted keys (Go's encoder);
+    everything else as YAML documents separated by `---`.
+    """
+    if path.endswith(".json") and len(docs) == 1:
+        return emit_json(docs[0].node)
+    return emit_documents(docs)
+
+
+def emit_json(node: Any) -> str:
+    """A tree as Go's `encoding/json` would write it with two-space indentation (keys sorted, HTML escaped)."""
+    text = json.dumps(_json_value(node), indent=2, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(raw, escaped)
+    return text + "\n"
+
+
+def _json_value(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(plain_value(k)): _json_value(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_value(v) for v in node]
+    if isinstance(node, RawPlain):
+        return _raw_value(str(node))
+    if isinstance(node, ScalarString):
+        return str(node)
+    if isinstance(node, float) and (math.isnan(node) or math.isinf(node)):
+        return _float_text(node)
+    return node
+
+
+def _raw_value(text: str) -> Any:
+    """The value go-yaml gives a verbatim plain scalar when decoding into an untyped Go value."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return text.lower() == "true"
+    plain = text.replace("_", "")
+    if _GO_INT.match(plain):
+        sign = -1 if plain.startswith("-") else 1
+        digits = plain.lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0" and digits[1] in "0123456789":
+            return sign * int(digits, 8)
+        return sign * int(digits, 0)
+    if _GO_FLOAT.match(plain):
+        return float(plain)
+    return text
+
+
+def load_function_output(text: str, *, what: str) -> Any:
+    """Parse a function's output ResourceList; `what` names the function in error messages."""
+    if "#" not in text:
+        try:
+            return _fast_load(text)
+        except yaml.YAMLError:
+            pass
+    try:
+        return _ruamel().load(text)
+    except RuamelYAMLError as exc:
+        raise InvalidSpec(f"The output of {what} is not valid YAML: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
+        raise InvalidSpec(f"The output of {what} is not valid YAML: {type(exc).__name__}.") from exc
+
+
+def load_plain(text: str, *, path: str) -> Any:
+    """Parse a single YAML document into plain values (no comments kept); for configuration we only read."""
+    try:
+        return _fast_load(text)
+    except yaml.YAMLError:
+        pass
+    try:
+        return _ruamel().load(text)
+    except RuamelYAMLError as exc:
+        raise InvalidSpec(f"File {path!r} is not valid YAML: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
+        raise InvalidSpec(f"File {path!r} is not valid YAML: {type(exc).__name__}.") from exc
+
+
+def walk_strings(node: Any) -> Iterator[str]:
+    """Every string scalar in a tree (keys and values); used for cheap content checks."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if isinstance(key, str):
+                    yield key
+                stack.append(value)
+        elif isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, str):
+            yield current
+
+
+def new_map() -> CommentedMap:
+    """An empty mapping node that can later carry comments."""
+    return CommentedMap()
+
+
+def new_seq() -> CommentedSeq:
+    """An empty sequence node that can later carry comments."""
+    return CommentedSeq()
+
+
+def quoted(text: str) -> DoubleQuotedScalarString:
+    """A string that is always written double-quoted (`"true"`), as kpt writes the annotations it adds."""
+    return DoubleQuotedScalarString(text)
+
+
+def plain_value(value: Any) -> Any:
+    """The plain Python value of a scalar, for comparisons: styles and verbatim spellings removed."""
+    if isinstance(value, ScalarString | RawPlain):
+        return str(value)
+    return value
