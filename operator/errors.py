@@ -4,6 +4,9 @@
     ├── InvalidSpec                  user input is wrong: permanent until the input changes
     ├── NotFound                     a referenced Repository, revision, upstream or file is missing
     ├── Conflict                     a name is taken, a transition is not allowed, an expectation is stale
+    │   └── AlreadyExists            the object to create exists already
+    ├── Forbidden                    the Kubernetes API refused the operator's request (RBAC, admission)
+    ├── ApiUnavailable               the Kubernetes API could not be reached or failed (5xx): retry
     ├── StoreError                   raised only by porch_operator.gitstore
     │   ├── StoreAuthError           credentials rejected: permanent until the Secret changes
     │   ├── StoreUnavailable         network or remote down, timeout: retry with backoff
@@ -36,6 +39,18 @@ class NotFound(PorchError):
 
 class Conflict(PorchError):
     """The request conflicts with the current state (taken name, forbidden transition, stale expectation)."""
+
+
+class AlreadyExists(Conflict):
+    """The object to create exists already (often: created by an earlier attempt of the same operation)."""
+
+
+class Forbidden(PorchError):
+    """The Kubernetes API refused the request: RBAC or an admission policy said no."""
+
+
+class ApiUnavailable(PorchError):
+    """The Kubernetes API could not be reached, timed out, or answered with a server error; retry later."""
 
 
 class StoreError(PorchError):

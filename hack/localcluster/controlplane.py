@@ -58,7 +58,7 @@ class ControlPlane:
 
     @property
     def admin_kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfigs" / f"{ADMIN_USER}.kubeconfig"
+        return self.kubeconfig_for(ADMIN_USER, ["system:masters"])
 
     def kubeconfig_for(self, user: str, groups: list[str] | tuple[str, ...] = ()) -> Path:
         """Write (once) and return a kubeconfig that authenticates as `user` in `groups`."""
@@ -115,7 +115,7 @@ class ControlPlane:
             self._write_pki()
             etcd_url = self._start_etcd()
             self._start_apiserver(etcd_url)
-            self.kubeconfig_for(ADMIN_USER, ["system:masters"])
+            self.admin_kubeconfig  # noqa: B018 - written now, so callers can copy it without minting
             if self.controller_manager:
                 self._start_controller_manager()
         except BaseException:
@@ -156,8 +156,10 @@ class ControlPlane:
             [LOOPBACK],
         )
         serving.write(certs, "apiserver")
+        sa = pki.new_service_account_key()
+        (certs / "service-account.pub").write_bytes(sa.cert_pem)
         sa_key = certs / "service-account.key"
-        sa_key.write_bytes(pki.new_service_account_key())
+        sa_key.write_bytes(sa.key_pem)
         sa_key.chmod(0o600)
 
     def _start_etcd(self) -> str:
@@ -194,7 +196,7 @@ class ControlPlane:
             f"--tls-private-key-file={certs / 'apiserver.key'}",
             f"--client-ca-file={self.ca_file}",
             f"--service-account-issuer={self.api_url}",
-            f"--service-account-key-file={certs / 'service-account.key'}",
+            f"--service-account-key-file={certs / 'service-account.pub'}",
             f"--service-account-signing-key-file={certs / 'service-account.key'}",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--authorization-mode=RBAC",

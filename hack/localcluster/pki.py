@@ -126,6 +126,20 @@ class CertificateAuthority:
         return self._issue(x509.Name(attributes), [ExtendedKeyUsageOID.CLIENT_AUTH])
 
 
-def new_service_account_key() -> bytes:
-    """The ES256 key the API server signs service-account tokens with (and the KCM's token controller)."""
-    return _key_pem(ec.generate_private_key(ec.SECP256R1()))
+def new_service_account_key() -> KeyPair:
+    """The ES256 key pair for service-account tokens: `cert_pem` holds the *public* key (PKIX PEM).
+
+    The private key is written in SEC1 form ("EC PRIVATE KEY"), which is what kube-apiserver's
+    `--service-account-signing-key-file` and the controller manager's `--service-account-private-key-file`
+    parse; the API server verifies tokens with the public key.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return KeyPair(cert_pem=public, key_pem=private)

@@ -123,6 +123,9 @@ def wait_http_ok(
                 if response.status == 200:
                     return
                 last = response.status
+        except urllib.error.HTTPError as exc:  # 401/403/500 while the server starts
+            exc.close()  # it holds the socket
+            last = exc.code
         except (urllib.error.URLError, OSError, ssl.SSLError) as exc:
             last = exc
         time.sleep(0.1)

@@ -1,0 +1,223 @@
+"""The operator's Kubernetes API client: raw JSON objects over kubernetes_asyncio's authenticated session.
+
+Only the handlers talk to the API, and only through this module. It sends plain dicts (no generated model
+classes, which cost more than they give for custom resources), writes with server-side apply under one field
+manager where the operator owns fields, and translates API failures into the project's error tree at this
+edge: 404 → NotFound, 409 → Conflict, 422/400 → InvalidSpec, 403 → Forbidden, anything else (5xx, network,
+timeout) → ApiUnavailable. Error messages carry the API server's `Status.message`, never request bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
+
+from porch_operator import errors
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the API: group (empty for core), version, plural."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace is not None:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{quote(name, safe='')}"
+        if subresource is not None:
+            base += f"/{subresource}"
+        return base
+
+
+REPOSITORIES = Resource("config.porch.kpt.dev", "v1alpha1", "repositories", "Repository")
+PACKAGE_REVISIONS = Resource("porch.kpt.dev", "v1alpha2", "packagerevisions", "PackageRevision")
+PACKAGE_REVISION_RESOURCES = Resource(
+    "porch.kpt.dev", "v1alpha2", "packagerevisionresources", "PackageRevisionResources"
+)
+PACKAGES = Resource("porch.kpt.dev", "v1alpha2", "packages", "Package")
+PACKAGE_VARIANTS = Resource("config.porch.kpt.dev", "v1alpha1", "packagevariants", "PackageVariant")
+PACKAGE_VARIANT_SETS = Resource("config.porch.kpt.dev", "v1alpha2", "packagevariantsets", "PackageVariantSet")
+FUNCTION_CONFIGS = Resource("config.porch.kpt.dev", "v1alpha1", "functionconfigs", "FunctionConfig")
+SECRETS = Resource("", "v1", "secrets", "Secret")
+
+
+def _status_message(exc: k8s.ApiException) -> tuple[str, str]:
+    """The (reason, message) of a `kind: Status` error body; nothing else of the body is kept."""
+    try:
+        status = json.loads(exc.body) if exc.body else {}
+    except (TypeError, ValueError):
+        status = {}
+    if not isinstance(status, dict) or status.get("kind") != "Status":
+        return "", f"HTTP {exc.status} {exc.reason}"
+    return str(status.get("reason", "")), str(status.get("message", f"HTTP {exc.status}"))
+
+
+def translate(exc: BaseException, what: str) -> errors.PorchError:
+    """Map an API or transport failure about `what` to the error tree."""
+    if isinstance(exc, k8s.ApiException):
+        reason, message = _status_message(exc)
+        text = f"{what}: {message}"
+        if exc.status == 404:
+            return errors.NotFound(text)
+        if exc.status == 409:
+            return errors.AlreadyExists(text) if reason == "AlreadyExists" else errors.Conflict(text)
+        if exc.status in (400, 422):
+            return errors.InvalidSpec(text)
+        if exc.status == 403:
+            return errors.Forbidden(text)
+        return errors.ApiUnavailable(text)
+    return errors.ApiUnavailable(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class KubeClient:
+    """Namespaced CRUD and server-side apply of raw objects.
+
+    `field_manager` names the operator in managedFields; `timeout` bounds every request.
+    """
+
+    def __init__(self, api: k8s.ApiClient, *, field_manager: str, timeout: float = 30.0) -> None:
+        self._api = api
+        self.field_manager = field_manager
+        self._timeout = timeout
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        query: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> Body:
+        try:
+            result = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+                response_types_map={200: "object", 201: "object", 202: "object"},
+                _return_http_data_only=True,
+                _request_timeout=self._timeout,
+            )
+        except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as exc:
+            raise translate(exc, what) from exc
+        return result if isinstance(result, dict) else {}
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> Body:
+        return await self._call(
+            "GET", resource.path(namespace, name), what=f"get {resource.kind} {namespace}/{name}"
+        )
+
+    async def find(self, resource: Resource, namespace: str, name: str) -> Body | None:
+        """Like `get`, but None when the object does not exist."""
+        try:
+            return await self.get(resource, namespace, name)
+        except errors.NotFound:
+            return None
+
+    async def list_all(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Body]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        result = await self._call(
+            "GET", resource.path(namespace), query=query, what=f"list {resource.kind} in {namespace or 'all'}"
+        )
+        items: list[Body] = result.get("items", [])
+        return items
+
+    async def create(self, resource: Resource, namespace: str, body: Body) -> Body:
+        name = body.get("metadata", {}).get("name", "")
+        return await self._call(
+            "POST",
+            resource.path(namespace),
+            body=body,
+            query={"fieldManager": self.field_manager},
+            what=f"create {resource.kind} {namespace}/{name}",
+        )
+
+    async def apply(
+        self, resource: Resource, namespace: str, body: Body, *, subresource: str | None = None
+    ) -> Body:
+        """Server-side apply of the fields the operator owns (forced: the operator is their only writer)."""
+        name = body["metadata"]["name"]
+        return await self._call(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=json.dumps(body).encode(),
+            content_type="application/apply-patch+yaml",
+            query={"fieldManager": self.field_manager, "force": "true"},
+            what=f"apply {resource.kind} {namespace}/{name}{'/' + subresource if subresource else ''}",
+        )
+
+    async def patch(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        patch: Body | list[Body],
+        *,
+        subresource: str | None = None,
+    ) -> Body:
+        """A JSON merge patch (dict) or a JSON patch (list; use a `test` op for optimistic locking)."""
+        content_type = (
+            "application/json-patch+json" if isinstance(patch, list) else "application/merge-patch+json"
+        )
+        return await self._call(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=json.dumps(patch).encode(),
+            content_type=content_type,
+            query={"fieldManager": self.field_manager},
+            what=f"patch {resource.kind} {namespace}/{name}{'/' + subresource if subresource else ''}",
+        )
+
+    async def replace(self, resource: Resource, namespace: str, body: Body) -> Body:
+        """PUT the whole object; fails with Conflict when its resourceVersion is stale."""
+        name = body["metadata"]["name"]
+        return await self._call(
+            "PUT",
+            resource.path(namespace, name),
+            body=body,
+            query={"fieldManager": self.field_manager},
+            what=f"update {resource.kind} {namespace}/{name}",
+        )
+
+    async def delete(self, resource: Resource, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """Delete, tolerating an object that is already gone; `uid` guards against deleting a newer one."""
+        options: Body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        try:
+            await self._call(
+                "DELETE",
+                resource.path(namespace, name),
+                body=options,
+                what=f"delete {resource.kind} {namespace}/{name}",
+            )
+        except errors.NotFound:
+            return

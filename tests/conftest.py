@@ -1,0 +1,1 @@
+"""Root test configuration shared by unit and end-to-end tests."""
