@@ -240,6 +240,22 @@ def _fast_resolve(self: Any, kind: Any, value: str, implicit: tuple[bool, bool])
 
 
 _FastLoader.resolve = _fast_resolve
+
+
+def _construct_str(loader: Any, node: Any) -> str:
+    """Keep a quoting style that differs from the one we would choose, so that writing it back is lossless."""
+    value: str = node.value
+    style = node.style
+    if style in ("'", '"', "|") and choose_string_style(value) != style:
+        if style == "'":
+            return SingleQuotedScalarString(value)
+        if style == '"':
+            return DoubleQuotedScalarString(value)
+        return LiteralScalarString(value)
+    return value
+
+
+_FastLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 _FastLoader.add_constructor(_RAW_TAG, lambda loader, node: RawPlain(node.value))
 _FastLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
 _FastLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value == "true")
@@ -338,11 +354,55 @@ class _Unsupported(Exception):
     """The fast emitter met something it does not handle; ruamel.yaml writes this tree instead."""
 
 
-def _has_comments(node: CommentedBase) -> bool:
-    comment_attrs = getattr(node, "ca", None)
-    if comment_attrs is None:
+def _is_eol_entry(entry: Any) -> bool:
+    """A map key comment the fast emitter can write: one end-of-line comment, nothing else."""
+    if not isinstance(entry, list) or len(entry) < 3:
         return False
-    return bool(comment_attrs.comment or comment_attrs.items or comment_attrs.end)
+    token = entry[2]
+    others = [part for index, part in enumerate(entry) if index != 2]
+    return (
+        isinstance(token, CommentToken)
+        and token.value.startswith("#")
+        and token.value.count("\n") == 1
+        and token.value.endswith("\n")
+        and not any(others)
+    )
+
+
+def _eol_token(node: Any, key: Any) -> Any:
+    comment_attrs = getattr(node, "ca", None)
+    if comment_attrs is None or not comment_attrs.items:
+        return None
+    entry = comment_attrs.items.get(key)
+    return entry[2] if entry else None
+
+
+def key_comment(mapping: Any, key: str) -> str:
+    """The end-of-line comment text after `key:` in a mapping ('' when there is none)."""
+    token = _eol_token(mapping, key)
+    if not isinstance(token, CommentToken):
+        return ""
+    first = token.value.split("\n", 1)[0].strip()
+    return first[1:].strip() if first.startswith("#") else ""
+
+
+def set_key_comment(mapping: CommentedMap, key: str, text: str) -> None:
+    """Set the end-of-line comment after `key:` (full-line comments that followed the old one are kept)."""
+    entry = mapping.ca.items.get(key)
+    old = entry[2] if entry and len(entry) > 2 else None
+    rest = ""
+    if isinstance(old, CommentToken) and "\n" in old.value:
+        rest = old.value.split("\n", 1)[1]
+    token = CommentToken(f"# {text}\n{rest}", CommentMark(0))
+    if entry and len(entry) > 2:
+        entry[2] = token
+    else:
+        mapping.ca.items[key] = [None, None, token, None]
+    child = mapping.get(key)
+    child_attrs = getattr(child, "ca", None) if isinstance(child, CommentedBase) else None
+    if child_attrs is not None and child_attrs.comment and child_attrs.comment[0] is not None:
+        # ruamel.yaml also records a key's line comment on the child collection; the parent's copy is used.
+        child_attrs.comment[0] = None
 
 
 def _scalar_text(value: Any) -> str:
@@ -445,54 +505,75 @@ class _FastEmitter:
             raise _Unsupported
         return "\n".join(self.out) + "\n"
 
-    def _check_container(self, node: Any) -> None:
-        if isinstance(node, CommentedBase):
-            if _has_comments(node):
+    def _check_container(self, node: Any, inherited: Any = None) -> None:
+        """Refuse containers with features the fast emitter does not write (ruamel.yaml writes those)."""
+        if not isinstance(node, CommentedBase):
+            return
+        comment_attrs = getattr(node, "ca", None)
+        if comment_attrs is not None:
+            own = comment_attrs.comment
+            if own and (any(own[1:]) or (own[0] is not None and own[0] is not inherited)):
                 raise _Unsupported
-            fmt = getattr(node, Format.attrib, None)
-            if fmt is not None and fmt.flow_style():
+            if comment_attrs.end:
                 raise _Unsupported
-            anchor = getattr(node, Anchor.attrib, None)
-            if anchor is not None and anchor.value is not None:
+            if comment_attrs.items and (
+                not isinstance(node, dict) or not all(_is_eol_entry(e) for e in comment_attrs.items.values())
+            ):
                 raise _Unsupported
-            tag = getattr(node, Tag.attrib, None)
-            if getattr(node, merge_attrib, None) or (tag is not None and tag.trval is not None):
-                raise _Unsupported
+        fmt = getattr(node, Format.attrib, None)
+        if fmt is not None and fmt.flow_style():
+            raise _Unsupported
+        anchor = getattr(node, Anchor.attrib, None)
+        if anchor is not None and anchor.value is not None:
+            raise _Unsupported
+        tag = getattr(node, Tag.attrib, None)
+        if getattr(node, merge_attrib, None) or (tag is not None and tag.trval is not None):
+            raise _Unsupported
 
-    def mapping(self, node: dict[Any, Any], indent: int, first_prefix: str | None = None) -> None:
-        self._check_container(node)
+    def mapping(
+        self, node: dict[Any, Any], indent: int, first_prefix: str | None = None, inherited: Any = None
+    ) -> None:
+        self._check_container(node, inherited)
         pad = " " * indent
         first = True
         for key, value in node.items():
             prefix = first_prefix if (first and first_prefix is not None) else pad
             first = False
-            self.entry(prefix + _key_text(key) + ":", value, indent)
+            token = _eol_token(node, key)
+            self.entry(prefix + _key_text(key) + ":", value, indent, token)
 
-    def entry(self, head: str, value: Any, indent: int) -> None:
+    def entry(self, head: str, value: Any, indent: int, token: Any = None) -> None:
+        eol = (" " + token.value.rstrip("\n")) if token is not None else ""
         if isinstance(value, dict):
             if not value:
-                self._check_container(value)
-                self.out.append(head + " {}")
+                self._check_container(value, token)
+                self.out.append(head + " {}" + eol)
                 return
-            self.out.append(head)
-            self.mapping(value, indent + 2)
+            self.out.append(head + eol)
+            self.mapping(value, indent + 2, inherited=token)
         elif isinstance(value, list):
             if not value:
-                self._check_container(value)
-                self.out.append(head + " []")
+                self._check_container(value, token)
+                self.out.append(head + " []" + eol)
                 return
-            self.out.append(head)
-            self.sequence(value, indent + 2 if self.wide else indent)
+            self.out.append(head + eol)
+            self._check_container(value, token)
+            self.sequence(value, indent + 2 if self.wide else indent, checked=True)
         elif _is_literal(value):
+            if token is not None:
+                raise _Unsupported
             lines = _literal_lines(str(value), indent + 2)
             self.out.append(head + " " + lines[0])
             self.out.extend(lines[1:])
         else:
             text = _scalar_text(value)
-            self.out.append(head + " " + text if text else head)
+            self.out.append((head + " " + text if text else head) + eol)
 
-    def sequence(self, node: list[Any], indent: int, first_prefix: str | None = None) -> None:
-        self._check_container(node)
+    def sequence(
+        self, node: list[Any], indent: int, first_prefix: str | None = None, *, checked: bool = False
+    ) -> None:
+        if not checked:
+            self._check_container(node)
         pad = " " * indent
         first = True
         for item in node:
@@ -540,18 +621,41 @@ def _split_documents(text: str) -> list[str] | None:
     return documents
 
 
+_METADATA_COMMENT = re.compile(r"^metadata: +(#[^\n]*)$", re.MULTILINE)
+
+
 def _fast_parse(text: str) -> list[Document] | None:
-    if "#" in text or "\r" in text or "\t" in text or "&" in text or "!" in text:
+    if "\r" in text or "\t" in text or "&" in text or "!" in text:
         return None
     chunks = _split_documents(text)
     if chunks is None:
         return None
     documents = []
     for chunk in chunks:
+        comment = None
+        body = chunk
+        if "#" in chunk:
+            # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled here;
+            # any other comment sends the file to the round-trip parser.
+            match = _METADATA_COMMENT.search(chunk)
+            if match is None:
+                return None
+            comment = match.group(1)
+            body = chunk[: match.start(1)].rstrip(" ") + chunk[match.end(1) :]
+            if "#" in body:
+                return None
         try:
-            node = _fast_load(chunk)
+            node = _fast_load(body)
         except yaml.YAMLError:
             return None
+        if comment is not None:
+            if not isinstance(node, dict) or "metadata" not in node:
+                return None
+            commented = CommentedMap()
+            for key, value in node.items():
+                commented[key] = value
+            commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
+            node = commented
         seq_indent = detect_seq_indent(chunk)
         try:
             emitted = _FastEmitter(seq_indent).document(node)
@@ -778,6 +882,14 @@ def new_seq() -> CommentedSeq:
 def quoted(text: str) -> DoubleQuotedScalarString:
     """A string that is always written double-quoted (`"true"`), as kpt writes the annotations it adds."""
     return DoubleQuotedScalarString(text)
+
+
+def scalar_signature(value: Any) -> tuple[str, str]:
+    """What a scalar looks like when written (type and text), for comparing spellings, not just values."""
+    try:
+        return ("text", _scalar_text(value))
+    except _Unsupported:
+        return (type(value).__name__, str(value))
 
 
 def plain_value(value: Any) -> Any:
