@@ -12,7 +12,8 @@ Two parsers and two emitters sit behind one interface, for speed:
 * Everything else (comments, flow style, anchors, unusual spellings) is read with ruamel.yaml's round-trip
   parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
 
-Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise; the
+Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise;
+the
 two produce the same text for the same tree (a property test checks this). Callers see only plain Python
 containers (dict/list subclasses) and never need to know which path was taken.
 
@@ -26,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import yaml
 from ruamel.yaml import YAML
@@ -36,13 +37,13 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
-from ruamel.yaml.scalarstring import (  # noqa: I001
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     LiteralScalarString,
     ScalarString,
     SingleQuotedScalarString,
 )
-
 from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import CommentToken
 
@@ -80,7 +81,9 @@ class Document:
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
 # go-yaml still quotes the YAML 1.1 booleans so that 1.1 readers do not turn them into booleans.
-_OLD_BOOLS = frozenset("y Y yes Yes YES n N no No NO on On ON off Off OFF".split())
+_OLD_BOOLS = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
+)
 _SPECIAL_FLOATS = frozenset(
     {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"}
 )
@@ -89,7 +92,8 @@ _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?\Z"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?\Z"
 )
 _CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 
@@ -214,7 +218,7 @@ _CSafeLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RAW_TAG = "tag:porch.kpt.dev,2026:raw"
 
 
-class _FastLoader(_CSafeLoader):  # type: ignore[misc, valid-type]
+class _FastLoader(_CSafeLoader):  # type: ignore[misc]
     """libyaml-backed loader: strings stay strings, only canonical numbers/booleans/null become values."""
 
 
@@ -247,11 +251,8 @@ def _construct_str(loader: Any, node: Any) -> str:
     value: str = node.value
     style = node.style
     if style in ("'", '"', "|") and choose_string_style(value) != style:
-        if style == "'":
-            return SingleQuotedScalarString(value)
-        if style == '"':
-            return DoubleQuotedScalarString(value)
-        return LiteralScalarString(value)
+        styled = {"'": SingleQuotedScalarString, '"': DoubleQuotedScalarString}.get(style, LiteralScalarString)
+        return cast(str, styled(value))
     return value
 
 
@@ -262,7 +263,7 @@ _FastLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.
 
 
 def _fast_load(text: str) -> Any:
-    return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader with restricted resolvers
+    return yaml.load(text, Loader=_FastLoader)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -282,13 +283,14 @@ class _Representer(RoundTripRepresenter):
         return super().represent_str(data)
 
     def represent_raw(self, data: RawPlain) -> Any:
-        tag = self.resolver.resolve(ScalarNode, str(data), (True, False))
+        tag = _RESOLVER.resolve(ScalarNode, str(data), (True, False))
         return self.represent_scalar(tag, str(data), style=None)
 
     def represent_none(self, data: Any) -> Any:
         return self.represent_scalar("tag:yaml.org,2002:null", "")
 
 
+_RESOLVER = VersionedResolver()
 _Representer.add_representer(str, _Representer.represent_str)
 _Representer.add_representer(RawPlain, _Representer.represent_raw)
 _Representer.add_representer(type(None), _Representer.represent_none)
@@ -411,11 +413,11 @@ def _scalar_text(value: Any) -> str:
     if kind is str:
         style = choose_string_style(value)
         if style == "":
-            return value
+            return str(value)
         if style == '"':
             return _double_quoted(value)
         if style == "'":
-            return "'" + value.replace("'", "''") + "'"
+            return "'" + str(value).replace("'", "''") + "'"
         raise _Unsupported  # literal blocks are written by the caller
     if kind is RawPlain:
         return str(value)
@@ -635,7 +637,8 @@ def _fast_parse(text: str) -> list[Document] | None:
         comment = None
         body = chunk
         if "#" in chunk:
-            # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled here;
+            # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled
+            # here;
             # any other comment sends the file to the round-trip parser.
             match = _METADATA_COMMENT.search(chunk)
             if match is None:
@@ -730,9 +733,9 @@ def _normalize_token(token: CommentToken, offset: int, seen: set[int], *, eol: b
         token.value = "\n".join(lines)
     column = getattr(token.start_mark, "column", 0) or 0
     if eol and lines[0].startswith("#"):
-        token.start_mark = CommentMark(0)
+        token.start_mark = cast(Any, CommentMark(0))
     elif not eol and offset:
-        token.start_mark = CommentMark(max(0, column - offset))
+        token.start_mark = cast(Any, CommentMark(max(0, column - offset)))
 
 
 def _dedent(line: str, offset: int) -> str:
@@ -784,10 +787,15 @@ def emit_file(path: str, docs: list[Document]) -> str:
 
 
 def emit_json(node: Any) -> str:
-    """A tree as Go's `encoding/json` would write it with two-space indentation (keys sorted, HTML escaped)."""
+    """A tree as Go's `encoding/json` writes it with two-space indentation (keys sorted, HTML escaped)."""
     text = json.dumps(_json_value(node), indent=2, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
-    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
-                         ("\u2029", "\\u2029")):
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(raw, escaped)
     return text + "\n"
 
@@ -879,9 +887,9 @@ def new_seq() -> CommentedSeq:
     return CommentedSeq()
 
 
-def quoted(text: str) -> DoubleQuotedScalarString:
+def quoted(text: str) -> str:
     """A string that is always written double-quoted (`"true"`), as kpt writes the annotations it adds."""
-    return DoubleQuotedScalarString(text)
+    return cast(str, DoubleQuotedScalarString(text))
 
 
 def scalar_signature(value: Any) -> tuple[str, str]:

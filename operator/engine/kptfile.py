@@ -46,7 +46,9 @@ INFO_ORDER: Final = (
     "man",
     "readinessGates",
 )
-_UPDATE_STRATEGIES: Final = frozenset({"resource-merge", "fast-forward", "force-delete-replace", "copy-merge"})
+_UPDATE_STRATEGIES: Final = frozenset(
+    {"resource-merge", "fast-forward", "force-delete-replace", "copy-merge"}
+)
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,11 @@ class Kptfile:
                 current[k] = _string_node(v)
 
     def set_info(
-        self, *, description: str | None = None, keywords: Sequence[str] | None = None, site: str | None = None
+        self,
+        *,
+        description: str | None = None,
+        keywords: Sequence[str] | None = None,
+        site: str | None = None,
     ) -> None:
         """Set the given `info` fields (only those that are not None)."""
         info = self._section("info", create=True)
@@ -350,7 +356,9 @@ class Kptfile:
         status.pop("renderStatus", None)
         conditions = status.get("conditions")
         if isinstance(conditions, list):
-            conditions[:] = [c for c in conditions if not (isinstance(c, dict) and c.get("type") == "Rendered")]
+            conditions[:] = [
+                c for c in conditions if not (isinstance(c, dict) and c.get("type") == "Rendered")
+            ]
             if not conditions:
                 status.pop("conditions", None)
         self._drop_if_empty("status")

@@ -4,7 +4,8 @@
 in place where possible, and returns the merged tree (or `CLEAR` when the resource's root was cleared):
 
 * maps are merged field by field (field names of all three, sorted); a field that upstream changed takes the
-  upstream value, even when the local copy changed it too (upstream wins a conflict); unchanged upstream fields
+  upstream value, even when the local copy changed it too (upstream wins a conflict); unchanged upstream
+  fields
   keep the local value; new upstream fields are appended;
 * associative lists (elements keyed by a merge key such as `name` or `containerPort`) are merged element by
   element; other lists are replaced as a whole when upstream changed them;
@@ -105,11 +106,13 @@ def merge(dest: Any, original: Any, updated: Any) -> Any:
         None,
     )
     context = _Context(builtin=api_version is not None and _group(api_version) in _BUILTIN_GROUPS)
-    return _walk(*sources, (), context)
+    return _walk(sources[0], sources[1], sources[2], (), context)
 
 
 def _is_tagged_null(node: Any) -> bool:
-    return node is None or (isinstance(node, documents.RawPlain) and str(node) in ("~", "null", "Null", "NULL"))
+    return node is None or (
+        isinstance(node, documents.RawPlain) and str(node) in ("~", "null", "Null", "NULL")
+    )
 
 
 def _missing_or_null(node: Any) -> bool:
@@ -139,7 +142,7 @@ def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context
         key = _list_key(sources, path, context)
         if key is None:
             return _visit_non_associative(dest, original, updated)
-        return _walk_associative(dest, original, updated, key, path, context)
+        return _walk_associative(dest, original, updated, key=key, path=path, context=context)
     return _visit_scalar(dest, original, updated)
 
 
@@ -150,9 +153,13 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
         return CLEAR
     if dest is _MISSING:
         dest = documents.new_map()
-    names = sorted({str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source})
+    names = sorted(
+        {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
+    )
     for name in names:
-        value = _walk(_field(dest, name), _field(original, name), _field(updated, name), (*path, name), context)
+        value = _walk(
+            _field(dest, name), _field(original, name), _field(updated, name), (*path, name), context
+        )
         _set_field(dest, name, value)
     return dest
 
@@ -261,7 +268,7 @@ def _find(elements: Any, key: str, value: str) -> Any:
 
 
 def _walk_associative(
-    dest: Any, original: Any, updated: Any, key: str, path: tuple[str, ...], context: _Context
+    dest: Any, original: Any, updated: Any, *, key: str, path: tuple[str, ...], context: _Context
 ) -> Any:
     if _missing_or_null(updated) and not _missing_or_null(original):
         return CLEAR

@@ -52,7 +52,7 @@ def namespace_and_name_from_comment(comment: str) -> tuple[str, str] | None:
 
 
 def identity(node: Any, path: str) -> tuple[str, str, str, str, str]:
-    """What the resource-merge matches resources on: group, kind, namespace, name (merge comment first), path."""
+    """What resource-merge matches resources on: group, kind, namespace, name (comment first), path."""
     metadata = node.get("metadata") if isinstance(node, dict) else None
     metadata = metadata if isinstance(metadata, dict) else {}
     from_comment = namespace_and_name_from_comment(merge_comment(node))

@@ -41,7 +41,7 @@ def is_krm_file(path: str) -> bool:
 
 
 def with_merge_keys(package: Mapping[str, str]) -> dict[str, str]:
-    """A copy of `package` whose YAML resources carry merge keys (files that do not parse are left as they are)."""
+    """A copy of `package` whose YAML resources carry merge keys (files that do not parse are left alone)."""
     out = dict(package)
     for path, text in package.items():
         if not is_yaml_resource_file(path):
@@ -70,7 +70,7 @@ def _package_dirs(*packages: Mapping[str, str]) -> list[str]:
 
 
 def _owned(package: Mapping[str, str], pkg: str) -> dict[str, str]:
-    """Files that belong to package directory `pkg` itself (not to its subpackages), keyed by relative path."""
+    """Files of package directory `pkg` itself (not of its subpackages), keyed by relative path."""
     packages = resources.package_dirs(package) or [""]
     if pkg not in packages:
         packages = [*packages, pkg]
@@ -93,9 +93,9 @@ def _exists(package: Mapping[str, str], pkg: str) -> bool:
     return resources.join(pkg, KPTFILE) in package
 
 
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # resource-merge
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def resource_merge(
@@ -111,13 +111,17 @@ def resource_merge(
     return with_merge_keys(result)
 
 
-def _update_package(result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str) -> None:
+def _update_package(
+    result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str
+) -> None:
     is_root = pkg == ""
     local_exists = is_root or _exists(result, pkg)
     updated_exists = is_root or _exists(updated, pkg)
     original_exists = is_root or _exists(original, pkg)
     if not original_exists and local_exists and updated_exists:
-        raise Conflict(f"Subpackage {pkg!r} was added both upstream and in the local package; it cannot be merged.")
+        raise Conflict(
+            f"Subpackage {pkg!r} was added both upstream and in the local package; it cannot be merged."
+        )
     if not original_exists and not local_exists and updated_exists:
         _copy_package(result, updated, pkg)
     elif original_exists and local_exists and not updated_exists:
@@ -137,10 +141,15 @@ def _remove_subtree(result: dict[str, str], pkg: str) -> None:
         del result[path]
 
 
-def _merge_package(result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str) -> None:
+def _merge_package(
+    result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str
+) -> None:
     kptfile_path = resources.join(pkg, KPTFILE)
     merged_kptfile = merge_kptfiles(
-        result.get(kptfile_path), original.get(kptfile_path), updated.get(kptfile_path), update_upstream=pkg != ""
+        result.get(kptfile_path),
+        original.get(kptfile_path),
+        updated.get(kptfile_path),
+        update_upstream=pkg != "",
     )
     if merged_kptfile is not None:
         result[kptfile_path] = merged_kptfile
@@ -199,7 +208,8 @@ def _merge_resources(
                 order.append(key)
             if source in slot:
                 raise InvalidSpec(
-                    f"Two resources in file {resources.join(pkg, item.path)!r} of the {source} package have the "
+                    f"Two resources in file {resources.join(pkg, item.path)!r} of the {source} package "
+                    "have the "
                     f"same identity {'/'.join(key[:4])}; the packages cannot be merged."
                 )
             slot[source] = item
@@ -212,7 +222,9 @@ def _merge_resources(
     _write_resources(result, pkg, sources["dest"], output)
 
 
-def _merge_tuple(dest: _Resource | None, original: _Resource | None, updated: _Resource | None) -> _Resource | None:
+def _merge_tuple(
+    dest: _Resource | None, original: _Resource | None, updated: _Resource | None
+) -> _Resource | None:
     if original is None and updated is None:
         return dest
     if original is None and dest is None:
@@ -243,7 +255,9 @@ def _without_empty_annotations(node: Any) -> Any:
     return copy
 
 
-def _write_resources(result: dict[str, str], pkg: str, read: list[_Resource], output: list[_Resource]) -> None:
+def _write_resources(
+    result: dict[str, str], pkg: str, read: list[_Resource], output: list[_Resource]
+) -> None:
     by_file: dict[str, list[_Resource]] = {}
     for item in output:
         by_file.setdefault(item.path, []).append(item)
@@ -272,9 +286,9 @@ def _replace_plain_files(
             result[resources.join(pkg, path)] = text
 
 
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Kptfile merge
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 _MERGED_SECTIONS: Final = ("info", "pipeline", "inventory")
 
@@ -296,7 +310,10 @@ def merge_kptfiles(
         return updated_kf.text()
     kptfiles = [kf for kf in (local_kf, original_kf, updated_kf) if kf is not None]
     synthetic = _should_add_function_keys(kptfiles)
-    trees_ = [_sections(kf, synthetic=synthetic) if kf is not None else None for kf in (local_kf, original_kf, updated_kf)]
+    trees_ = [
+        _sections(kf, synthetic=synthetic) if kf is not None else None
+        for kf in (local_kf, original_kf, updated_kf)
+    ]
     merged = merge3.merge(*trees_)
     if merged is merge3.CLEAR:
         merged = {}
@@ -388,9 +405,9 @@ def _drop_synthetic_names(pipeline: Any) -> None:
                 trees.delete_key(function, "name")
 
 
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # fast-forward, force-delete-replace, copy-merge
-# -------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def _comparable_kptfile(text: str | None) -> Any:
@@ -432,7 +449,9 @@ def force_delete_replace(local: Mapping[str, str], updated: Mapping[str, str]) -
     return with_merge_keys(result)
 
 
-def fast_forward(local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]) -> dict[str, str]:
+def fast_forward(
+    local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
+) -> dict[str, str]:
     """force-delete-replace, but only when the local package has no changes of its own."""
     changed = local_changes(local, original)
     if changed:
@@ -449,7 +468,9 @@ def fast_forward(local: Mapping[str, str], original: Mapping[str, str], updated:
     return result
 
 
-def copy_merge(local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]) -> dict[str, str]:
+def copy_merge(
+    local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
+) -> dict[str, str]:
     """Merge the Kptfile, copy every upstream file over the local one, drop files upstream removed."""
     result = dict(local)
     merged_kptfile = merge_kptfiles(

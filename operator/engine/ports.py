@@ -10,7 +10,8 @@ Contract of `FunctionRuntime.evaluate`:
   KRM `ResourceList` as YAML bytes (functionConfig included);
 * output on success (the function exited 0): an object with `resource_list` (the output ResourceList, YAML
   or JSON bytes) and `log` (the function's standard error);
-* failure is raised, never returned: `FunctionFailed(message, exit_code=, stderr=, results=)` when the function
+* failure is raised, never returned: `FunctionFailed(message, exit_code=, stderr=, results=)` when the
+  function
   ran and failed (`results` is the `results` list of its output ResourceList, if it wrote one),
   `FunctionNotFound` when no evaluator knows the image, `FunctionUnavailable` when the runner cannot be
   reached or the evaluation ran out of time (the caller retries later).

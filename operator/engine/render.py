@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from porch_operator.engine import documents, resourcelists, resources, results, selection, trees
+from porch_operator.engine import documents, resourcelists, resources, selection, trees
+from porch_operator.engine import results as fnresults
 from porch_operator.engine.kptfile import Function, Kptfile
 from porch_operator.engine.ports import FunctionRuntime, FunctionTarget
 from porch_operator.engine.resources import KPTFILE, PackageResources
@@ -48,12 +49,13 @@ class RenderResult:
     """What a render produced.
 
     `resources` is the rendered package on success; on failure it is the input package, or the partially
-    rendered one when the root Kptfile asks for `kpt.dev/save-on-render-failure`. `results` holds one entry per
+    rendered one when the root Kptfile asks for `kpt.dev/save-on-render-failure`. `results` holds one entry
+    per
     function that ran. `error` is '' on success and a sentence naming the failing function otherwise.
     """
 
     resources: PackageResources
-    results: results.FunctionResultList = field(default_factory=results.FunctionResultList)
+    results: fnresults.FunctionResultList = field(default_factory=fnresults.FunctionResultList)
     error: str = ""
     partial: bool = False
 
@@ -63,9 +65,9 @@ class RenderResult:
         return not self.error
 
     @property
-    def status(self) -> results.RenderStatus:
+    def status(self) -> fnresults.RenderStatus:
         """Porch's `renderStatus` for this render."""
-        return results.RenderStatus(result=self.results, error=self.error)
+        return fnresults.RenderStatus(result=self.results, error=self.error)
 
 
 @dataclass
@@ -135,22 +137,27 @@ class _Renderer:
             if pkg:
                 self.children[resources.parent_package(pkg, self.packages)].append(pkg)
         self.input_files: set[str] = set()
-        self.results: list[results.FunctionResult] = []
+        self.results: list[fnresults.FunctionResult] = []
 
-    # -- driving ----------------------------------------------------------------------------------------------
+    # -- driving
+    # ----------------------------------------------------------------------------------------------
 
     async def run(self) -> RenderResult:
         local = {pkg: self._local_items(pkg) for pkg in self.packages}
         try:
             items = await self._hydrate("", local)
         except _FunctionFailure as failure:
-            result_list = results.FunctionResultList(items=tuple(self.results), exit_code=1)
+            result_list = fnresults.FunctionResultList(items=tuple(self.results), exit_code=1)
             if self.kptfiles[""].save_on_render_failure:
                 partial = self._write(failure.partial, prune=False)
-                return RenderResult(resources=partial, results=result_list, error=failure.message, partial=True)
+                return RenderResult(
+                    resources=partial, results=result_list, error=failure.message, partial=True
+                )
             return RenderResult(resources=self.package, results=result_list, error=failure.message)
         rendered = self._write(items, prune=True)
-        return RenderResult(resources=rendered, results=results.FunctionResultList(items=tuple(self.results)))
+        return RenderResult(
+            resources=rendered, results=fnresults.FunctionResultList(items=tuple(self.results))
+        )
 
     async def _hydrate(self, pkg: str, local: dict[str, list[_Item]]) -> list[_Item]:
         gathered: list[_Item] = []
@@ -162,14 +169,13 @@ class _Renderer:
         gathered.extend(local[pkg])
         return await self._run_pipeline(pkg, gathered)
 
-    # -- reading ----------------------------------------------------------------------------------------------
+    # -- reading
+    # ----------------------------------------------------------------------------------------------
 
     def _local_items(self, pkg: str) -> list[_Item]:
         items: list[_Item] = []
         paths = [
-            p
-            for p in self.package
-            if is_krm_file(p) and resources.owning_package(p, self.packages) == pkg
+            p for p in self.package if is_krm_file(p) and resources.owning_package(p, self.packages) == pkg
         ]
         for path in sorted(paths, key=resources.path_sort_key):
             docs = documents.parse_documents(self.package[path], path=path)
@@ -193,7 +199,8 @@ class _Renderer:
                 )
         return items
 
-    # -- running ----------------------------------------------------------------------------------------------
+    # -- running
+    # ----------------------------------------------------------------------------------------------
 
     async def _run_pipeline(self, pkg: str, items: list[_Item]) -> list[_Item]:
         pipeline = self.kptfiles[pkg].pipeline
@@ -217,7 +224,8 @@ class _Renderer:
         for function in functions:
             if function.exec is not None and not self.allow_exec:
                 raise _FunctionFailure(
-                    f"Package {_pkg_name(pkg)}: function {function.exec!r} is an executable (exec); executables "
+                    f"Package {_pkg_name(pkg)}: function {function.exec!r} is an executable (exec); "
+                    "executables "
                     "are not allowed here, use a function image.",
                     items,
                 )
@@ -287,7 +295,9 @@ class _Renderer:
         try:
             response = await self.runtime.evaluate(target, payload)
         except FunctionFailed as exc:
-            self._record(result_image, result_exec, exc.exit_code, exc.stderr, results.normalise_results(exc.results))
+            self._record(
+                result_image, result_exec, exc.exit_code, exc.stderr, fnresults.normalise_results(exc.results)
+            )
             raise _FunctionFailure(self._failure_message(what, exc), context) from None
         except FunctionNotFound as exc:
             self._record(result_image, result_exec, 1, "", ())
@@ -297,7 +307,7 @@ class _Renderer:
         stderr = response.log.decode("utf-8", "replace")
         try:
             raw_items, raw_results = resourcelists.parse_output(response.resource_list, what=what)
-            result_items = results.normalise_results(raw_results)
+            result_items = fnresults.normalise_results(raw_results)
             output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
         except InvalidSpec as exc:
             self._record(result_image, result_exec, 1, stderr, ())
@@ -314,14 +324,14 @@ class _Renderer:
         result_items: Sequence[dict[str, Any]],
     ) -> None:
         self.results.append(
-            results.FunctionResult(
+            fnresults.FunctionResult(
                 exit_code=exit_code, image=image, exec=exec_, stderr=stderr, results=tuple(result_items)
             )
         )
 
     def _failure_message(self, what: str, exc: FunctionFailed) -> str:
-        failed = results.FunctionResult(
-            exit_code=exc.exit_code, stderr=exc.stderr, results=results.normalise_results(exc.results)
+        failed = fnresults.FunctionResult(
+            exit_code=exc.exit_code, stderr=exc.stderr, results=fnresults.normalise_results(exc.results)
         )
         messages = [str(r.get("message", "")) for r in failed.error_results if r.get("message")]
         detail = "; ".join(messages[:5])
@@ -330,29 +340,30 @@ class _Renderer:
             detail = lines[-1][:500] if lines else str(exc)
         return f"The {what} failed with exit code {exc.exit_code}: {detail}"
 
-    # -- output -----------------------------------------------------------------------------------------------
+    # -- output
+    # -----------------------------------------------------------------------------------------------
 
     def _accept_output(self, pkg: str, chosen: list[_Item], raw_items: list[Any], what: str) -> list[_Item]:
         accepted: list[_Item] = []
         taken: set[tuple[str, str, int]] = set()
         pending_default: list[tuple[_Item, str]] = []
-        for position, node in enumerate(raw_items):
-            resourcelists.check_krm(node, f"Item {position + 1} of the output of {what}")
-            source = _source_item(node, chosen)
-            item = self._place(pkg, node, source, what)
-            resourcelists.strip_internal(node, drop_empty=False)
-            resourcelists.ensure_annotations(node)
+        for position, raw in enumerate(raw_items):
+            resourcelists.check_krm(raw, f"Item {position + 1} of the output of {what}")
+            source = _source_item(raw, chosen)
+            item = self._place(pkg, raw, source, what)
+            resourcelists.strip_internal(raw, drop_empty=False)
+            resourcelists.ensure_annotations(raw)
             if source is not None:
-                node = _fold(source.node, node)
+                item.node = _fold(source.node, raw)
                 item.source = id(source)
-            item.node = node
             if item.index < 0:
                 pending_default.append((item, item.root_path))
             else:
                 key = (item.package, item.path, item.index)
                 if key in taken:
                     raise InvalidSpec(
-                        f"The {what} produced two resources for file {item.root_path!r} at index {item.index}."
+                        f"The {what} produced two resources for file {item.root_path!r} "
+                        f"at index {item.index}."
                     )
                 taken.add(key)
             accepted.append(item)
@@ -392,7 +403,8 @@ class _Renderer:
         index = int(index_text) if index_text is not None and index_text.isdigit() else -1
         return _Item(node=node, seq_indent=indent, package=owner, path=path, index=index)
 
-    # -- writing ----------------------------------------------------------------------------------------------
+    # -- writing
+    # ----------------------------------------------------------------------------------------------
 
     def _write(self, items: list[_Item], *, prune: bool) -> PackageResources:
         by_file: dict[str, list[_Item]] = {}
@@ -462,7 +474,7 @@ def _clean(path: str) -> str:
 
 
 def _merge_selected(items: list[_Item], chosen: list[_Item], output: list[_Item]) -> list[_Item]:
-    """kpt's MergeWithInput: unselected items stay, selected ones are replaced or dropped, new ones appended."""
+    """kpt's MergeWithInput: unselected items stay, selected ones are replaced or dropped, new ones last."""
     chosen_ids = {id(item) for item in chosen}
     replaced: dict[int, _Item] = {}
     fresh: list[_Item] = []

@@ -31,7 +31,18 @@ LEGACY_ID: Final = "config.k8s.io/id"
 KPT_RESOURCE_ID: Final = "internal.config.k8s.io/kpt-resource-id"
 
 INTERNAL_ANNOTATIONS: Final = frozenset(
-    {PATH, INDEX, ID, SEQ_INDENT, PACKAGE_PATH, MIGRATION_ID, LEGACY_PATH, LEGACY_INDEX, LEGACY_ID, KPT_RESOURCE_ID}
+    {
+        PATH,
+        INDEX,
+        ID,
+        SEQ_INDENT,
+        PACKAGE_PATH,
+        MIGRATION_ID,
+        LEGACY_PATH,
+        LEGACY_INDEX,
+        LEGACY_ID,
+        KPT_RESOURCE_ID,
+    }
 )
 
 
@@ -183,7 +194,11 @@ def ensure_annotations(node: Any) -> None:
 def drop_empty_annotations(node: Any) -> None:
     """Remove an empty `metadata.annotations` map before a resource is written to a file."""
     metadata = node.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("annotations"), dict) and not metadata["annotations"]:
+    if (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("annotations"), dict)
+        and not metadata["annotations"]
+    ):
         _delete(metadata, "annotations")
 
 

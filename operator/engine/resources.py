@@ -67,7 +67,9 @@ def _validate_text(path: str, text: object) -> str:
     if not isinstance(text, str):
         raise InvalidSpec(f"Content of file {_shown(path)} is not text.")
     if "\x00" in text:
-        raise InvalidSpec(f"Content of file {_shown(path)} contains a NUL character; only text files are allowed.")
+        raise InvalidSpec(
+            f"Content of file {_shown(path)} contains a NUL character; only text files are allowed."
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -82,7 +84,8 @@ def _check_no_file_directory_clash(files: Mapping[str, str]) -> None:
         while directory:
             if directory in files:
                 raise InvalidSpec(
-                    f"File path {_shown(path)} is inside {_shown(directory)}, which is a file, not a directory."
+                    f"File path {_shown(path)} is inside {_shown(directory)}, "
+                    "which is a file, not a directory."
                 )
             directory = parent_dir(directory)
 
@@ -204,7 +207,12 @@ def parent_package(package: str, packages: Iterable[str]) -> str:
     """The innermost package directory strictly containing the package directory `package`."""
     best = ""
     for candidate in packages:
-        if candidate and candidate != package and package.startswith(candidate + "/") and len(candidate) > len(best):
+        if (
+            candidate
+            and candidate != package
+            and package.startswith(candidate + "/")
+            and len(candidate) > len(best)
+        ):
             best = candidate
     return best
 

@@ -4,7 +4,8 @@ A render appends one `FunctionResult` per function it ran (mutators and validato
 `exit_code` is 1 as soon as one failed. `to_dict()` gives exactly what `kpt fn render --results-dir` writes to
 results.yaml (parsed), `render_status()` the `{result, error}` object Porch returns as `renderStatus`.
 
-Result items are normalised as kpt does: legacy shapes (items wrapped in `{items: [...]}`, `resourceRef.metadata`)
+Result items are normalised as kpt does: legacy shapes (items wrapped in `{items: [...]}`,
+`resourceRef.metadata`)
 are lifted, unknown fields dropped and the remaining fields ordered as kpt writes them.
 """
 

@@ -63,4 +63,6 @@ def select(
     )
     if not exclude:
         return chosen
-    return [item for item in chosen if not any(matches(node_of(item), e) for e in exclude if not e.is_empty())]
+    return [
+        item for item in chosen if not any(matches(node_of(item), e) for e in exclude if not e.is_empty())
+    ]

@@ -20,7 +20,7 @@ from porch_operator.engine.documents import RawPlain
 
 
 def scalar_kind(value: Any) -> str:
-    """A coarse type name: 'str', 'raw' (verbatim number/bool/null), 'bool', 'int', 'float', 'null' or 'node'."""
+    """A coarse type: 'str', 'raw' (verbatim number/bool/null), 'bool', 'int', 'float', 'null', 'node'."""
     if value is None:
         return "null"
     if isinstance(value, RawPlain):
@@ -157,7 +157,9 @@ def has_comments(node: Any) -> bool:
         current = stack.pop()
         if isinstance(current, CommentedBase):
             comment_attrs = getattr(current, "ca", None)
-            if comment_attrs is not None and (comment_attrs.comment or comment_attrs.items or comment_attrs.end):
+            if comment_attrs is not None and (
+                comment_attrs.comment or comment_attrs.items or comment_attrs.end
+            ):
                 return True
         if isinstance(current, dict):
             stack.extend(current.values())
@@ -178,7 +180,7 @@ def clone(node: Any) -> Any:
 
 
 def to_plain(node: Any) -> Any:
-    """The tree as plain Python data: dicts, lists, str, int, float, bool, None (styles and comments dropped)."""
+    """The tree as plain data: dicts, lists, str, int, float, bool, None (styles and comments dropped)."""
     if isinstance(node, dict):
         return {to_plain(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):

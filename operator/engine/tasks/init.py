@@ -81,6 +81,8 @@ async def apply(working_set: PackageResources, task: InitTask) -> PackageResourc
     directory = resources.validate_path(task.subpackage) if task.subpackage else ""
     kptfile_path = resources.join(directory, KPTFILE)
     if kptfile_path in working_set:
-        raise Conflict(f"Cannot initialise a package in {directory or 'the package root'!r}: a Kptfile exists there.")
+        raise Conflict(
+            f"Cannot initialise a package in {directory or 'the package root'!r}: a Kptfile exists there."
+        )
     files = await asyncio.to_thread(_files, task)
     return working_set.with_files({resources.join(directory, path): text for path, text in files.items()})

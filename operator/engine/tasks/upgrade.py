@@ -1,7 +1,8 @@
 """The upgrade task: move a local package to a new upstream revision.
 
 Inputs are resolved files: the old upstream (the common ancestor the local package was cloned from), the new
-upstream, the local revision, and the new upstream's lock. Strategies (`porch_operator.models.UpgradeStrategy`):
+upstream, the local revision, and the new upstream's lock. Strategies
+(`porch_operator.models.UpgradeStrategy`):
 
 * `resource-merge` (default): kpt's three-way merge, see `packagemerge.resource_merge`;
 * `fast-forward`: like force-delete-replace, but refused with `Conflict` when the local package has changes of

@@ -1,7 +1,9 @@
 """Function runtimes for engine tests: real executables run as subprocesses, and in-process functions.
 
-`ExecRuntime` is what kpt does for `exec:` pipeline entries: it runs the program with the ResourceList on stdin
-and reads the result from stdout, with stderr captured. It satisfies `porch_operator.engine.ports.FunctionRuntime`.
+`ExecRuntime` is what kpt does for `exec:` pipeline entries: it runs the program with the ResourceList on
+stdin
+and reads the result from stdout, with stderr captured. It satisfies
+`porch_operator.engine.ports.FunctionRuntime`.
 """
 
 from __future__ import annotations

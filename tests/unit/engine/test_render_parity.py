@@ -4,7 +4,8 @@ Each case is a package whose pipelines run `krmfn.py` (a real executable, see pa
 package is rendered by kpt in a temporary directory and by our engine with `ExecRuntime`; the resulting files
 must be byte-identical and the FunctionResultList (kpt's results.yaml) equal.
 
-kpt 1.0.0-beta.56 predates `kpt.dev/save-on-render-failure`, so for that case the partially rendered package is
+kpt 1.0.0-beta.56 predates `kpt.dev/save-on-render-failure`, so for that case the partially rendered package
+is
 compared with kpt's render of the same package in a directory where the failing executable is replaced by one
 that changes nothing (what newer kpt versions write on failure).
 """
@@ -51,9 +52,7 @@ def write_package(directory: Path, files: dict[str, str]) -> None:
 
 
 def read_package(directory: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def kpt_render(workdir: Path, package_dir: Path) -> tuple[int, dict[str, object]]:
@@ -176,7 +175,7 @@ async def test_subpackages_render_depth_first_with_config_path(tmp_path: Path) -
         ),
         "sub/deeper/fn-config.yaml": (
             "apiVersion: example.com/v1\nkind: FnConfig\nmetadata:\n  name: deeper-config\n"
-            "  annotations:\n    config.kubernetes.io/local-config: \"true\"\n"
+            '  annotations:\n    config.kubernetes.io/local-config: "true"\n'
             "spec:\n  op: set-label\n  key: tier\n  value: deep\n"
         ),
         "sub/deeper/svc.yaml": (
@@ -250,7 +249,8 @@ async def test_resources_added_deleted_and_moved(tmp_path: Path) -> None:
             "  - exec: ./krmfn.py --verbose\n"
             "    configMap:\n      op: add\n      kind: ConfigMap\n      name: extra\n      namespace: shop\n"
             "  - exec: ./krmfn.py\n"
-            "    configMap:\n      op: add\n      kind: Secret\n      name: placed\n      path: generated/secret.yaml\n"
+            "    configMap:\n      op: add\n      kind: Secret\n      name: placed\n"
+            "      path: generated/secret.yaml\n"
             "  - exec: ./krmfn.py\n"
             "    configMap:\n      op: delete\n      name: lonely\n"
             "  - exec: ./krmfn.py\n"
@@ -261,9 +261,7 @@ async def test_resources_added_deleted_and_moved(tmp_path: Path) -> None:
         "deploy.yaml": DEPLOYMENT,
         "cms.yaml": CONFIGMAPS,
         "lonely.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lonely\n",
-        "wide.yaml": (
-            "apiVersion: v1\nkind: List\nmetadata:\n  name: wide\nitems:\n    - a\n    - b\n"
-        ),
+        "wide.yaml": ("apiVersion: v1\nkind: List\nmetadata:\n  name: wide\nitems:\n    - a\n    - b\n"),
     }
     result = await compare(tmp_path, files)
     assert result.ok
@@ -286,7 +284,8 @@ async def test_save_on_render_failure_writes_partial_render(tmp_path: Path) -> N
         "deploy.yaml": DEPLOYMENT,
         "sub/Kptfile": kptfile(
             "sub",
-            "  mutators:\n  - exec: ./krmfn.py\n    configMap:\n      op: set-label\n      key: sub\n      value: done\n",
+            "  mutators:\n  - exec: ./krmfn.py\n"
+            "    configMap:\n      op: set-label\n      key: sub\n      value: done\n",
         ),
         "sub/cm.yaml": CONFIGMAPS,
     }
@@ -314,7 +313,7 @@ async def test_failure_without_save_keeps_package(tmp_path: Path) -> None:
             "  - exec: ./krmfn.py\n"
             "    configMap:\n      op: set-label\n      key: step\n      value: one\n"
             "  - exec: ./krmfn.py\n"
-            "    configMap:\n      op: fail\n      message: broken on purpose\n      code: \"3\"\n",
+            '    configMap:\n      op: fail\n      message: broken on purpose\n      code: "3"\n',
         ),
         "deploy.yaml": DEPLOYMENT,
     }

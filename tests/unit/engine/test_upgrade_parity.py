@@ -66,7 +66,7 @@ def run_case(
     tmp_path: Path,
     v1: dict[str, str],
     v2: dict[str, str],
-    edit: dict[str, str | None | Callable[[str], str]],
+    edit: dict[str, str | Callable[[str], str] | None],
     strategy: UpgradeStrategy = UpgradeStrategy.RESOURCE_MERGE,
 ) -> Outcome:
     upstream = tmp_path / "upstream"
@@ -128,7 +128,7 @@ def run_case(
         ours: dict[str, str] | Exception = dict(
             asyncio.run(upgrade.apply(resources.PackageResources(), task))
         )
-    except Exception as exc:  # noqa: BLE001 - the test compares failure with kpt's failure
+    except Exception as exc:
         ours = exc
     return Outcome(ours=ours, kpt=kpt_result, kpt_error=completed.stderr)
 
@@ -208,15 +208,19 @@ spec:
         image: envoy
 """
 
-CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: \"{value}\"\n"
+CM = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: "{value}"\n'
 
 
 def test_edits_on_both_sides_merge_by_identity(tmp_path: Path) -> None:
-    v1 = {"Kptfile": kptfile("pkg", "info:\n  description: v1\n"), "deploy.yaml": DEPLOY_V1, "cm.yaml": CM.format(name="cm", value="1")}
+    v1 = {
+        "Kptfile": kptfile("pkg", "info:\n  description: v1\n"),
+        "deploy.yaml": DEPLOY_V1,
+        "cm.yaml": CM.format(name="cm", value="1"),
+    }
     v2 = {
         "Kptfile": kptfile("pkg", "info:\n  description: v2\n"),
         "deploy.yaml": DEPLOY_V2,
-        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: \"2\"\n  z: new\n",
+        "cm.yaml": 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: "2"\n  z: new\n',
         "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc\nspec:\n  ports:\n  - port: 80\n",
     }
     outcome = run_case(
@@ -267,11 +271,9 @@ def test_deletions_on_either_side(tmp_path: Path) -> None:
     changed = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: # kpt-merge: /changed-locally\n  name: changed-locally\n"
         "  annotations:\n    internal.kpt.dev/upstream-identifier: '|ConfigMap|default|changed-locally'\n"
-        "data:\n  a: \"1\"\n  local: edit\n"
+        'data:\n  a: "1"\n  local: edit\n'
     )
-    outcome = run_case(
-        tmp_path, v1, v2, edit={"changed-locally.yaml": changed, "deleted-locally.yaml": None}
-    )
+    outcome = run_case(tmp_path, v1, v2, edit={"changed-locally.yaml": changed, "deleted-locally.yaml": None})
     ours = assert_same(outcome)
     assert "gone-upstream.yaml" not in ours
     assert "changed-locally.yaml" in ours
@@ -336,7 +338,7 @@ def test_subpackages_added_and_removed_upstream(tmp_path: Path) -> None:
     edited = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: # kpt-merge: /edited\n  name: edited\n"
         "  annotations:\n    internal.kpt.dev/upstream-identifier: '|ConfigMap|default|edited'\n"
-        "data:\n  a: \"local\"\n"
+        'data:\n  a: "local"\n'
     )
     outcome = run_case(tmp_path, v1, v2, edit={"edited/cm.yaml": edited})
     ours = assert_same(outcome)
@@ -356,8 +358,16 @@ def test_fast_forward_refuses_local_changes_like_kpt(tmp_path: Path) -> None:
 
 
 def test_fast_forward_and_force_delete_replace_without_local_changes(tmp_path: Path) -> None:
-    v1 = {"Kptfile": kptfile("pkg"), "cm.yaml": CM.format(name="cm", value="1"), "sub/Kptfile": kptfile("sub")}
-    v2 = {"Kptfile": kptfile("pkg"), "cm.yaml": CM.format(name="cm", value="2"), "other.yaml": CM.format(name="o", value="1")}
+    v1 = {
+        "Kptfile": kptfile("pkg"),
+        "cm.yaml": CM.format(name="cm", value="1"),
+        "sub/Kptfile": kptfile("sub"),
+    }
+    v2 = {
+        "Kptfile": kptfile("pkg"),
+        "cm.yaml": CM.format(name="cm", value="2"),
+        "other.yaml": CM.format(name="o", value="1"),
+    }
     for strategy in (UpgradeStrategy.FAST_FORWARD, UpgradeStrategy.FORCE_DELETE_REPLACE):
         case_dir = tmp_path / strategy.value
         case_dir.mkdir()

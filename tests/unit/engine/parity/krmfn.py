@@ -75,19 +75,25 @@ def main():
         sys.stderr.write("failing on purpose\n")
         code = int(args.get("code", "1"))
     elif op == "validate-label":
-        missing = [i for i in items if args["key"] not in ((i["metadata"].get("labels") or {}))]
+        missing = [i for i in items if args["key"] not in (i["metadata"].get("labels") or {})]
         resource_list["results"] = [
             {
                 "message": f"missing label {args['key']}",
                 "severity": "error",
-                "resourceRef": {"apiVersion": i["apiVersion"], "kind": i["kind"], "name": i["metadata"]["name"]},
+                "resourceRef": {
+                    "apiVersion": i["apiVersion"],
+                    "kind": i["kind"],
+                    "name": i["metadata"]["name"],
+                },
                 "field": {"path": "metadata.labels"},
             }
             for i in missing
         ]
         code = 1 if missing else 0
     elif op == "note":
-        resource_list["results"] = [{"message": args["message"], "severity": "info", "tags": {"kind": "note"}}]
+        resource_list["results"] = [
+            {"message": args["message"], "severity": "info", "tags": {"kind": "note"}}
+        ]
         sys.stderr.write(args["message"] + "\n")
     yaml.dump(resource_list, sys.stdout)
     sys.exit(code)
