@@ -36,6 +36,7 @@ from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Form
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import (
@@ -165,10 +166,14 @@ def _literal_allowed(text: str) -> bool:
 
 def choose_string_style(text: str) -> str:
     """The style go-yaml would pick for a string without a preferred style: '', "'", '"' or '|'."""
+    if any(ch in text for ch in "\r\x85\u2028\u2029\ufeff"):
+        return '"'
     if "\n" in text:
         return "|" if _literal_allowed(text) else '"'
     if _needs_type_quotes(text):
         return '"'
+    if text == "=":
+        return "'"  # ruamel.yaml reads a plain `=` as YAML 1.1's value key; quoting costs nothing
     if _plain_allowed(text):
         return ""
     return "'" if _single_quote_allowed(text) else '"'
@@ -187,7 +192,6 @@ _ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
     "\x85": "\\N",
-    "\xa0": "\\_",
     "\u2028": "\\L",
     "\u2029": "\\P",
 }
@@ -251,19 +255,28 @@ def _construct_str(loader: Any, node: Any) -> str:
     value: str = node.value
     style = node.style
     if style in ("'", '"', "|") and choose_string_style(value) != style:
-        styled = {"'": SingleQuotedScalarString, '"': DoubleQuotedScalarString}.get(style, LiteralScalarString)
+        styled = {"'": SingleQuotedScalarString, '"': DoubleQuotedScalarString}.get(
+            style, LiteralScalarString
+        )
         return cast(str, styled(value))
     return value
 
 
-_FastLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 _FastLoader.add_constructor(_RAW_TAG, lambda loader, node: RawPlain(node.value))
 _FastLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
 _FastLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value == "true")
 
 
-def _fast_load(text: str) -> Any:
-    return yaml.load(text, Loader=_FastLoader)
+class _StyledLoader(_FastLoader):
+    """The fast loader that also keeps quoting styles we would not choose (for reading package files)."""
+
+
+_StyledLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def _fast_load(text: str, *, keep_styles: bool = False) -> Any:
+    """libyaml parse; `keep_styles` for package files (function output is folded into our own trees)."""
+    return yaml.load(text, Loader=_StyledLoader if keep_styles else _FastLoader)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,10 +289,8 @@ class _Representer(RoundTripRepresenter):
 
     def represent_str(self, data: str) -> Any:
         style = choose_string_style(data)
-        if style == "|":
-            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-        if style == '"':
-            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        if style:
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
         return super().represent_str(data)
 
     def represent_raw(self, data: RawPlain) -> Any:
@@ -296,9 +307,28 @@ _Representer.add_representer(RawPlain, _Representer.represent_raw)
 _Representer.add_representer(type(None), _Representer.represent_none)
 
 
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps unusual spellings of booleans and nulls (`True`, `~`) verbatim."""
+
+    def construct_yaml_bool(self, node: Any) -> Any:
+        if node.value in ("true", "false"):
+            return node.value == "true"
+        return RawPlain(node.value)
+
+    def construct_yaml_null(self, node: Any) -> Any:
+        if node.value == "":
+            return None
+        return RawPlain(node.value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)
+_Constructor.add_constructor("tag:yaml.org,2002:null", _Constructor.construct_yaml_null)
+
+
 def _ruamel(seq_indent: SeqIndent = COMPACT) -> YAML:
     handle = YAML(typ="rt")
     handle.Representer = _Representer
+    handle.Constructor = _Constructor
     handle.preserve_quotes = True
     handle.width = 1 << 30
     handle.allow_unicode = True
@@ -474,8 +504,8 @@ def _literal_lines(value: str, indent: int) -> list[str]:
     if not _literal_allowed(value):
         raise _Unsupported
     if value.endswith("\n\n") or value == "\n":
-        chomp = "+"
-    elif value.endswith("\n"):
+        raise _Unsupported  # keep-chomping blocks need ruamel.yaml's document end marker
+    if value.endswith("\n"):
         chomp = ""
     else:
         chomp = "-"
@@ -648,7 +678,7 @@ def _fast_parse(text: str) -> list[Document] | None:
             if "#" in body:
                 return None
         try:
-            node = _fast_load(body)
+            node = _fast_load(body, keep_styles=True)
         except yaml.YAMLError:
             return None
         if comment is not None:
