@@ -26,6 +26,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any, Final, Literal, cast
 
@@ -35,6 +36,8 @@ from ruamel.yaml.anchor import Anchor
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.error import YAMLFutureWarning as RuamelYAMLFutureWarning
+from ruamel.yaml.error import YAMLWarning as RuamelYAMLWarning
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
@@ -653,6 +656,7 @@ def _split_documents(text: str) -> list[str] | None:
     return documents
 
 
+_NOT_LOADED: Final = object()
 _METADATA_COMMENT = re.compile(r"^metadata: +(#[^\n]*)$", re.MULTILINE)
 
 
@@ -677,9 +681,12 @@ def _fast_parse(text: str) -> list[Document] | None:
             body = chunk[: match.start(1)].rstrip(" ") + chunk[match.end(1) :]
             if "#" in body:
                 return None
+        node = _try_fast_load(body, keep_styles=True)
+        if node is _NOT_LOADED:
+            return None
         try:
-            node = _fast_load(body, keep_styles=True)
-        except yaml.YAMLError:
+            _check_shape(node, "document")
+        except InvalidSpec:
             return None
         if comment is not None:
             if not isinstance(node, dict) or "metadata" not in node:
@@ -700,15 +707,50 @@ def _fast_parse(text: str) -> list[Document] | None:
     return documents
 
 
+MAX_DEPTH: Final = 100
+"""Deepest nesting of maps and lists accepted in a document (Kubernetes objects stay far below)."""
+MAX_NODES: Final = 1_000_000
+"""Most nodes a document may expand to (aliases count every time they are used: no billion laughs)."""
+
+
+def _check_shape(node: Any, where: str) -> None:
+    """Refuse trees that are too deep or expand (through aliases) to too many nodes."""
+    stack = [(node, 0)]
+    count = 0
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise InvalidSpec(f"{where} is nested more than {MAX_DEPTH} levels deep.")
+        if count > MAX_NODES:
+            raise InvalidSpec(f"{where} expands to more than {MAX_NODES} YAML nodes (aliases included).")
+        if isinstance(current, dict):
+            stack.extend((value, depth + 1) for value in current.values())
+        elif isinstance(current, list):
+            stack.extend((value, depth + 1) for value in current)
+
+
+def _ruamel_load(text: str, *, where: str, all_documents: bool) -> Any:
+    """ruamel.yaml round-trip parse with its errors (and warnings, such as a reused anchor) handled."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuamelYAMLWarning)
+            warnings.simplefilter("ignore", RuamelYAMLFutureWarning)
+            if all_documents:
+                return [node for node in _ruamel().load_all(text) if node is not None]
+            return _ruamel().load(text)
+    except RuamelYAMLError as exc:
+        raise InvalidSpec(f"{where} is not valid YAML: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, KeyError, IndexError) as exc:
+        # ruamel.yaml raises plain Python errors on some malformed or hostile inputs.
+        raise InvalidSpec(f"{where} is not valid YAML ({type(exc).__name__}).") from exc
+
+
 def _slow_parse(text: str, path: str) -> list[Document]:
     chunks = _split_documents(text)
-    try:
-        nodes = [node for node in _ruamel().load_all(text) if node is not None]
-    except RuamelYAMLError as exc:
-        raise InvalidSpec(f"File {path!r} is not valid YAML: {_first_line(exc)}") from exc
-    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
-        # ruamel.yaml raises plain Python errors on some malformed or hostile inputs.
-        raise InvalidSpec(f"File {path!r} is not valid YAML: {type(exc).__name__}.") from exc
+    nodes = _ruamel_load(text, where=f"File {path!r}", all_documents=True)
+    for node in nodes:
+        _check_shape(node, f"File {path!r}")
     if chunks is not None and len(chunks) == len(nodes):
         indents = [detect_seq_indent(chunk) for chunk in chunks]
     else:
@@ -864,31 +906,21 @@ def _raw_value(text: str) -> Any:
 
 def load_function_output(text: str, *, what: str) -> Any:
     """Parse a function's output ResourceList; `what` names the function in error messages."""
+    where = f"The output of {what}"
+    node: Any = _NOT_LOADED
     if "#" not in text:
-        try:
-            return _fast_load(text)
-        except yaml.YAMLError:
-            pass
-    try:
-        return _ruamel().load(text)
-    except RuamelYAMLError as exc:
-        raise InvalidSpec(f"The output of {what} is not valid YAML: {_first_line(exc)}") from exc
-    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
-        raise InvalidSpec(f"The output of {what} is not valid YAML: {type(exc).__name__}.") from exc
+        node = _try_fast_load(text)
+    if node is _NOT_LOADED:
+        node = _ruamel_load(text, where=where, all_documents=False)
+    _check_shape(node, where)
+    return node
 
 
-def load_plain(text: str, *, path: str) -> Any:
-    """Parse a single YAML document into plain values (no comments kept); for configuration we only read."""
+def _try_fast_load(text: str, *, keep_styles: bool = False) -> Any:
     try:
-        return _fast_load(text)
-    except yaml.YAMLError:
-        pass
-    try:
-        return _ruamel().load(text)
-    except RuamelYAMLError as exc:
-        raise InvalidSpec(f"File {path!r} is not valid YAML: {_first_line(exc)}") from exc
-    except (ValueError, TypeError, AttributeError, RecursionError, KeyError) as exc:
-        raise InvalidSpec(f"File {path!r} is not valid YAML: {type(exc).__name__}.") from exc
+        return _fast_load(text, keep_styles=keep_styles)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError, KeyError, IndexError):
+        return _NOT_LOADED
 
 
 def walk_strings(node: Any) -> Iterator[str]:
