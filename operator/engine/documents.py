@@ -22,6 +22,7 @@ Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -32,6 +33,11 @@ from typing import Any, Final, Literal, cast
 
 import yaml
 from ruamel.yaml import YAML
+
+try:
+    import yaml_rs as _yaml_rs  # a Rust parser, 20x faster than libyaml through PyYAML for function output
+except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
+    _yaml_rs = None
 from ruamel.yaml.anchor import Anchor
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
 from ruamel.yaml.error import CommentMark
@@ -134,41 +140,41 @@ def _is_printable(ch: str) -> bool:
     ) and code != 0xFEFF
 
 
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+_PLAIN_BREAKERS = re.compile(r"[\t\n]|: |:$|[ \t]#")
+
+
 def _plain_allowed(text: str) -> bool:
     """libyaml's analysis of whether a string may be written as a plain block scalar."""
-    if not text or text != text.strip(" ") or "\n" in text:
-        return False
-    if text.startswith(("---", "...")):
+    if not text or text[0] == " " or text[-1] == " " or text.startswith(("---", "...")):
         return False
     first = text[0]
     followed_by_space = len(text) == 1 or text[1] in " \t"
     if first in _FIRST_CHAR_INDICATORS or (first in "-?:" and followed_by_space):
         return False
-    previous = ""
-    for index, ch in enumerate(text):
-        if not _is_printable(ch) or ch == "\t":
-            return False
-        nxt = text[index + 1] if index + 1 < len(text) else ""
-        if ch == ":" and (nxt in ("", " ", "\t")):
-            return False
-        if ch == "#" and previous in (" ", "\t"):
-            return False
-        previous = ch
-    return True
+    return not (_PLAIN_BREAKERS.search(text) or _NOT_PRINTABLE.search(text))
 
 
 def _single_quote_allowed(text: str) -> bool:
-    return all(_is_printable(ch) and ch != "\t" for ch in text) and "\n" not in text
+    return not ("\t" in text or "\n" in text or _NOT_PRINTABLE.search(text))
 
 
 def _literal_allowed(text: str) -> bool:
-    if not all(_is_printable(ch) for ch in text):
+    if _NOT_PRINTABLE.search(text):
         return False
     return " \n" not in text and "\t" not in text and not text.startswith((" ", "\n"))
 
 
+_SIMPLE = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*\Z")
+_SIMPLE_BUT_QUOTED = _NULLS | _BOOLS | _OLD_BOOLS
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def choose_string_style(text: str) -> str:
     """The style go-yaml would pick for a string without a preferred style: '', "'", '"' or '|'."""
+    if _SIMPLE.match(text):
+        # The common case: identifiers, names, paths, images without a tag.
+        return '"' if text in _SIMPLE_BUT_QUOTED else ""
     if any(ch in text for ch in "\r\x85\u2028\u2029\ufeff"):
         return '"'
     if "\n" in text:
@@ -523,9 +529,16 @@ def _literal_lines(value: str, indent: int) -> list[str]:
 class _FastEmitter:
     """Writes block-style YAML for plain trees exactly as the configured ruamel.yaml dumper would."""
 
-    def __init__(self, seq_indent: SeqIndent) -> None:
+    def __init__(self, seq_indent: SeqIndent, *, track: bool = False) -> None:
         self.wide = seq_indent == WIDE
         self.out: list[str] = []
+        # With `track`, where[i] is the (container, key) whose scalar value is written on output line i.
+        self.where: list[tuple[Any, Any] | None] | None = [] if track else None
+
+    def _line(self, text: str, location: tuple[Any, Any] | None = None) -> None:
+        self.out.append(text)
+        if self.where is not None:
+            self.where.append(location)
 
     def document(self, node: Any) -> str:
         if isinstance(node, dict):
@@ -575,34 +588,37 @@ class _FastEmitter:
             prefix = first_prefix if (first and first_prefix is not None) else pad
             first = False
             token = _eol_token(node, key)
-            self.entry(prefix + _key_text(key) + ":", value, indent, token)
+            self.entry(prefix + _key_text(key) + ":", value, indent, token, (node, key))
 
-    def entry(self, head: str, value: Any, indent: int, token: Any = None) -> None:
+    def entry(
+        self, head: str, value: Any, indent: int, token: Any = None, location: tuple[Any, Any] | None = None
+    ) -> None:
         eol = (" " + token.value.rstrip("\n")) if token is not None else ""
         if isinstance(value, dict):
             if not value:
                 self._check_container(value, token)
-                self.out.append(head + " {}" + eol)
+                self._line(head + " {}" + eol)
                 return
-            self.out.append(head + eol)
+            self._line(head + eol)
             self.mapping(value, indent + 2, inherited=token)
         elif isinstance(value, list):
             if not value:
                 self._check_container(value, token)
-                self.out.append(head + " []" + eol)
+                self._line(head + " []" + eol)
                 return
-            self.out.append(head + eol)
+            self._line(head + eol)
             self._check_container(value, token)
             self.sequence(value, indent + 2 if self.wide else indent, checked=True)
         elif _is_literal(value):
             if token is not None:
                 raise _Unsupported
             lines = _literal_lines(str(value), indent + 2)
-            self.out.append(head + " " + lines[0])
-            self.out.extend(lines[1:])
+            self._line(head + " " + lines[0])
+            for line in lines[1:]:
+                self._line(line)
         else:
             text = _scalar_text(value)
-            self.out.append((head + " " + text if text else head) + eol)
+            self._line((head + " " + text if text else head) + eol, location)
 
     def sequence(
         self, node: list[Any], indent: int, first_prefix: str | None = None, *, checked: bool = False
@@ -611,7 +627,7 @@ class _FastEmitter:
             self._check_container(node)
         pad = " " * indent
         first = True
-        for item in node:
+        for index, item in enumerate(node):
             prefix = (first_prefix if (first and first_prefix is not None) else pad) + "- "
             first = False
             if isinstance(item, dict) and item:
@@ -622,13 +638,14 @@ class _FastEmitter:
                 self.sequence(item, indent + 2, first_prefix=prefix)
             elif isinstance(item, (dict, list)):
                 self._check_container(item)
-                self.out.append(prefix + ("{}" if isinstance(item, dict) else "[]"))
+                self._line(prefix + ("{}" if isinstance(item, dict) else "[]"))
             elif _is_literal(item):
                 lines = _literal_lines(str(item), indent + 2)
-                self.out.append(prefix + lines[0])
-                self.out.extend(lines[1:])
+                self._line(prefix + lines[0])
+                for line in lines[1:]:
+                    self._line(line)
             else:
-                self.out.append(prefix + _scalar_text(item))
+                self._line(prefix + _scalar_text(item), (node, index))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -660,7 +677,83 @@ _NOT_LOADED: Final = object()
 _METADATA_COMMENT = re.compile(r"^metadata: +(#[^\n]*)$", re.MULTILINE)
 
 
+def _rust_load_canonical(body: str, chunk: str, comment: str | None, seq_indent: SeqIndent) -> Any:
+    """Parse with yaml-rs and recover the spellings it drops (quotes, `0644`, `True`) from the text.
+
+    yaml-rs is far faster than PyYAML but keeps no styles; we write the tree back, compare it line by line
+    with the source and, where only a scalar's spelling differs, store that spelling on the tree. None when
+    anything else differs (the caller then falls back to slower parsers).
+    """
+    if _yaml_rs is None:
+        return None
+    try:
+        node = _yaml_rs.loads(body, parse_datetime=False)
+    except (_yaml_rs.YAMLDecodeError, ValueError, TypeError, RecursionError, OverflowError):
+        return None
+    if not isinstance(node, dict):
+        return None
+    if comment is not None:
+        if "metadata" not in node:
+            return None
+        commented = CommentedMap()
+        for key, value in node.items():
+            commented[key] = value
+        commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
+        node = commented
+    emitter = _FastEmitter(seq_indent, track=True)
+    try:
+        emitted = emitter.document(node)
+    except (_Unsupported, RecursionError):
+        return None
+    if emitted == chunk:
+        return node
+    wanted = chunk.split("\n")
+    written = emitted.split("\n")
+    if len(wanted) != len(written) or emitter.where is None:
+        return None
+    for index, (source, ours) in enumerate(zip(wanted, written, strict=True)):
+        if source != ours and not _recover_spelling(source, ours, emitter.where[index]):
+            return None
+    return node
+
+
+def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) -> bool:
+    """Store on the tree the spelling a scalar has in the source line; False when that is not possible."""
+    if location is None:
+        return False
+    container, key = location
+    value = container[key]
+    try:
+        text = _scalar_text(value)
+    except _Unsupported:
+        return False
+    if not ours.endswith(text):
+        return False
+    prefix = ours[: len(ours) - len(text)]
+    if not source.startswith(prefix):
+        return False
+    token = source[len(prefix) :]
+    spelled: Any = None
+    if isinstance(value, str) and len(token) >= 2 and token[0] == token[-1] == "'":
+        if token[1:-1].replace("''", "'") == value and _single_quote_allowed(value):
+            spelled = SingleQuotedScalarString(value)
+    elif isinstance(value, str) and len(token) >= 2 and token[0] == token[-1] == '"':
+        if _double_quoted(value) == token:
+            spelled = DoubleQuotedScalarString(value)
+    elif not isinstance(value, str) or resolves_to_non_string(token):
+        if resolves_to_non_string(token) and _plain_allowed(token):
+            spelled = RawPlain(token)
+    if spelled is None or _scalar_text(spelled) != token:
+        return False
+    container[key] = spelled
+    return True
+
+
 def _fast_parse(text: str) -> list[Document] | None:
+    """Documents that are already written the way we write them, read without the round-trip parser.
+
+    None when any document is not (comments other than the kpt merge comment, unusual layout, ...).
+    """
     if "\r" in text or "\t" in text or "&" in text or "!" in text:
         return None
     chunks = _split_documents(text)
@@ -668,43 +761,52 @@ def _fast_parse(text: str) -> list[Document] | None:
         return None
     documents = []
     for chunk in chunks:
-        comment = None
-        body = chunk
-        if "#" in chunk:
-            # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled
-            # here;
-            # any other comment sends the file to the round-trip parser.
-            match = _METADATA_COMMENT.search(chunk)
-            if match is None:
-                return None
-            comment = match.group(1)
-            body = chunk[: match.start(1)].rstrip(" ") + chunk[match.end(1) :]
-            if "#" in body:
-                return None
+        document = _fast_parse_chunk(chunk)
+        if document is None:
+            return None
+        documents.append(document)
+    return documents
+
+
+def _fast_parse_chunk(chunk: str) -> Document | None:
+    comment = None
+    body = chunk
+    if "#" in chunk:
+        # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled here;
+        # any other comment sends the file to the round-trip parser.
+        match = _METADATA_COMMENT.search(chunk)
+        if match is None:
+            return None
+        comment = match.group(1)
+        body = chunk[: match.start(1)].rstrip(" ") + chunk[match.end(1) :]
+        if "#" in body:
+            return None
+    seq_indent = detect_seq_indent(chunk)
+    node = _rust_load_canonical(body, chunk, comment, seq_indent)
+    verified = node is not None
+    if node is None:
         node = _try_fast_load(body, keep_styles=True)
         if node is _NOT_LOADED:
             return None
-        try:
-            _check_shape(node, "document")
-        except InvalidSpec:
+    try:
+        _check_shape(node, "document")
+    except InvalidSpec:
+        return None
+    if verified:
+        return Document(node, seq_indent)
+    if comment is not None:
+        if not isinstance(node, dict) or "metadata" not in node:
             return None
-        if comment is not None:
-            if not isinstance(node, dict) or "metadata" not in node:
-                return None
-            commented = CommentedMap()
-            for key, value in node.items():
-                commented[key] = value
-            commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
-            node = commented
-        seq_indent = detect_seq_indent(chunk)
-        try:
-            emitted = _FastEmitter(seq_indent).document(node)
-        except _Unsupported:
-            return None
-        if emitted != chunk:
-            return None
-        documents.append(Document(node, seq_indent))
-    return documents
+        commented = CommentedMap()
+        for key, value in node.items():
+            commented[key] = value
+        commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
+        node = commented
+    try:
+        emitted = _FastEmitter(seq_indent).document(node)
+    except _Unsupported:
+        return None
+    return Document(node, seq_indent) if emitted == chunk else None
 
 
 MAX_DEPTH: Final = 100
@@ -858,6 +960,51 @@ def emit_file(path: str, docs: list[Document]) -> str:
     return emit_documents(docs)
 
 
+def json_line(node: Any) -> str | None:
+    """The tree as one line of JSON (valid YAML), or None when JSON would lose something.
+
+    Used for function input: JSON is written at C speed, and a function reads it like any YAML. Trees with
+    comments (other than kpt's `metadata: # kpt-merge` comment, which no function uses and which stays in our
+    own tree), verbatim spellings such as `0644`, or floats keep the YAML form.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            if isinstance(current, CommentedBase) and not _only_merge_comment(current):
+                return None
+            for key, value in current.items():
+                if type(key) is not str and not isinstance(key, ScalarString):
+                    return None
+                stack.append(value)
+        elif isinstance(current, list):
+            if isinstance(current, CommentedBase) and _has_any_comment(current):
+                return None
+            stack.extend(current)
+        elif isinstance(current, RawPlain | float) or not (current is None or isinstance(current, str | int)):
+            return None
+    return json.dumps(node, ensure_ascii=True, check_circular=False)
+
+
+def _has_any_comment(node: CommentedBase) -> bool:
+    comment_attrs = getattr(node, "ca", None)
+    return comment_attrs is not None and bool(
+        comment_attrs.comment or comment_attrs.items or comment_attrs.end
+    )
+
+
+def _only_merge_comment(node: CommentedBase) -> bool:
+    comment_attrs = getattr(node, "ca", None)
+    if comment_attrs is None:
+        return True
+    if comment_attrs.end or (comment_attrs.comment and any(comment_attrs.comment)):
+        return False
+    for key, entry in comment_attrs.items.items():
+        if key != "metadata" or not _is_eol_entry(entry) or "kpt-merge:" not in entry[2].value:
+            return False
+    return True
+
+
 def emit_json(node: Any) -> str:
     """A tree as Go's `encoding/json` writes it with two-space indentation (keys sorted, HTML escaped)."""
     text = json.dumps(_json_value(node), indent=2, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
@@ -878,7 +1025,7 @@ def _json_value(node: Any) -> Any:
     if isinstance(node, list):
         return [_json_value(v) for v in node]
     if isinstance(node, RawPlain):
-        return _raw_value(str(node))
+        return raw_value(str(node))
     if isinstance(node, ScalarString):
         return str(node)
     if isinstance(node, float) and (math.isnan(node) or math.isinf(node)):
@@ -886,7 +1033,7 @@ def _json_value(node: Any) -> Any:
     return node
 
 
-def _raw_value(text: str) -> Any:
+def raw_value(text: str) -> Any:
     """The value go-yaml gives a verbatim plain scalar when decoding into an untyped Go value."""
     if text in _NULLS:
         return None
@@ -904,16 +1051,38 @@ def _raw_value(text: str) -> Any:
     return text
 
 
-def load_function_output(text: str, *, what: str) -> Any:
-    """Parse a function's output ResourceList; `what` names the function in error messages."""
+_COMMENT = re.compile(r"(?:^|[ \t])#(.*)$", re.MULTILINE)
+
+
+def comment_texts(text: str) -> frozenset[str]:
+    """The texts of everything that looks like a comment in YAML text (strings with ' #' count too)."""
+    return frozenset(match.strip() for match in _COMMENT.findall(text))
+
+
+def load_function_output(text: str, *, what: str, sent_comments: frozenset[str] = frozenset()) -> Any:
+    """Parse a function's output ResourceList; `what` names the function in error messages.
+
+    Comments only matter when the function wrote new ones: when every comment in the output was already in
+    the input (`sent_comments`), the output is read with a fast parser that drops comments, and the caller
+    keeps the comments of its own trees. Otherwise the round-trip parser reads the output with its comments.
+    """
     where = f"The output of {what}"
     node: Any = _NOT_LOADED
-    if "#" not in text:
-        node = _try_fast_load(text)
+    if "#" not in text or comment_texts(text) <= sent_comments:
+        node = _fast_load_output(text)
     if node is _NOT_LOADED:
         node = _ruamel_load(text, where=where, all_documents=False)
     _check_shape(node, where)
     return node
+
+
+def _fast_load_output(text: str) -> Any:
+    if _yaml_rs is not None:
+        try:
+            return _yaml_rs.loads(text, parse_datetime=False)
+        except (_yaml_rs.YAMLDecodeError, ValueError, TypeError, RecursionError, OverflowError):
+            return _NOT_LOADED
+    return _try_fast_load(text)
 
 
 def _try_fast_load(text: str, *, keep_styles: bool = False) -> Any:

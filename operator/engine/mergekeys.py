@@ -60,27 +60,51 @@ def identity(node: Any, path: str) -> tuple[str, str, str, str, str]:
     return (group_of(node.get("apiVersion")), _text(node.get("kind")), namespace, name, path)
 
 
-def add(node: Any) -> Any:
-    """Add the merge comment and upstream-identifier annotation; returns the node (maybe a new map object)."""
+def _expected(node: Any) -> tuple[str, str] | None:
+    """The merge comment and upstream identifier a resource should carry, or None when it gets none."""
     if not isinstance(node, dict):
-        return node
+        return None
     metadata = node.get("metadata")
     if not isinstance(metadata, dict):
-        return node
+        return None
     name, namespace = _text(metadata.get("name")), _text(metadata.get("namespace"))
     if not name and not namespace and not metadata.get("labels"):
-        return node
-    if not isinstance(node, CommentedMap):
-        node = _commented(node)
-        metadata = node["metadata"]
+        return None
     comment = merge_comment(node)
     if MERGE_COMMENT_PREFIX not in comment:
         comment = f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
-        documents.set_key_comment(node, "metadata", comment)
     from_comment = namespace_and_name_from_comment(comment)
     if from_comment is not None:
         namespace, name = from_comment
     value = f"{group_of(node.get('apiVersion'))}|{_text(node.get('kind'))}|{namespace or 'default'}|{name}"
+    return comment, value
+
+
+def has_keys(node: Any) -> bool:
+    """Whether the resource already carries the merge keys `add` would give it (or gets none)."""
+    expected = _expected(node)
+    if expected is None:
+        return True
+    comment, value = expected
+    annotations = node["metadata"].get("annotations")
+    return (
+        merge_comment(node) == comment
+        and isinstance(annotations, dict)
+        and documents.plain_value(annotations.get(UPSTREAM_IDENTIFIER)) == value
+    )
+
+
+def add(node: Any) -> Any:
+    """Add the merge comment and upstream-identifier annotation; returns the node (maybe a new map object)."""
+    expected = _expected(node)
+    if expected is None:
+        return node
+    comment, value = expected
+    if not isinstance(node, CommentedMap):
+        node = _commented(node)
+    metadata = node["metadata"]
+    if merge_comment(node) != comment:
+        documents.set_key_comment(node, "metadata", comment)
     annotations = metadata.get("annotations")
     if not isinstance(annotations, dict):
         annotations = documents.new_map()

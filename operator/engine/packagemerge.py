@@ -40,25 +40,52 @@ def is_krm_file(path: str) -> bool:
     return path.rsplit("/", 1)[-1] == KPTFILE or is_yaml_resource_file(path)
 
 
+class _Source:
+    """A package's files with their YAML documents parsed once and kept in step with the text."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+        self._docs: dict[str, list[documents.Document]] = {}
+
+    def docs(self, path: str) -> list[documents.Document]:
+        if path not in self._docs:
+            self._docs[path] = documents.parse_documents(self.files[path], path=path)
+        return self._docs[path]
+
+    def add_merge_keys(self) -> None:
+        for path in list(self.files):
+            if not is_yaml_resource_file(path):
+                continue
+            try:
+                docs = self.docs(path)
+            except InvalidSpec:
+                continue  # best effort, as in kpt and Porch
+            changed = False
+            for doc in docs:
+                if not mergekeys.has_keys(doc.node):
+                    doc.node = mergekeys.add(doc.node)
+                    changed = True
+            if changed:
+                self.files[path] = documents.emit_documents(docs)
+
+    def write(self, path: str, docs: list[documents.Document]) -> None:
+        self.files[path] = documents.emit_file(path, docs)
+        self._docs[path] = docs
+
+    def set_text(self, path: str, text: str) -> None:
+        self.files[path] = text
+        self._docs.pop(path, None)
+
+    def delete(self, path: str) -> None:
+        self.files.pop(path, None)
+        self._docs.pop(path, None)
+
+
 def with_merge_keys(package: Mapping[str, str]) -> dict[str, str]:
     """A copy of `package` whose YAML resources carry merge keys (files that do not parse are left alone)."""
-    out = dict(package)
-    for path, text in package.items():
-        if not is_yaml_resource_file(path):
-            continue
-        try:
-            docs = documents.parse_documents(text, path=path)
-        except InvalidSpec:
-            continue  # best effort, as in kpt and Porch
-        changed = False
-        for doc in docs:
-            before = documents.emit_document(doc.node, seq_indent=doc.seq_indent)
-            doc.node = mergekeys.add(doc.node)
-            if documents.emit_document(doc.node, seq_indent=doc.seq_indent) != before:
-                changed = True
-        if changed:
-            out[path] = documents.emit_documents(docs)
-    return out
+    source = _Source(package)
+    source.add_merge_keys()
+    return source.files
 
 
 def _package_dirs(*packages: Mapping[str, str]) -> list[str]:
@@ -102,60 +129,48 @@ def resource_merge(
     local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
 ) -> dict[str, str]:
     """kpt's resource-merge: three-way merge of resources, Kptfiles and plain files, package by package."""
-    local, original, updated = (with_merge_keys(p) for p in (local, original, updated))
-    result = dict(local)
-    for pkg in ["", *_package_dirs(local, original, updated)]:
-        if pkg and not _exists(result, pkg) and not _exists(updated, pkg) and not _exists(original, pkg):
-            continue
-        _update_package(result, original, updated, pkg)
-    return with_merge_keys(result)
+    result, old, new = (_Source(p) for p in (local, original, updated))
+    for source in (result, old, new):
+        source.add_merge_keys()
+    for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:
+        _update_package(result, old, new, pkg)
+    result.add_merge_keys()
+    return result.files
 
 
-def _update_package(
-    result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str
-) -> None:
+def _update_package(result: _Source, old: _Source, new: _Source, pkg: str) -> None:
     is_root = pkg == ""
-    local_exists = is_root or _exists(result, pkg)
-    updated_exists = is_root or _exists(updated, pkg)
-    original_exists = is_root or _exists(original, pkg)
+    local_exists = is_root or _exists(result.files, pkg)
+    updated_exists = is_root or _exists(new.files, pkg)
+    original_exists = is_root or _exists(old.files, pkg)
     if not original_exists and local_exists and updated_exists:
         raise Conflict(
             f"Subpackage {pkg!r} was added both upstream and in the local package; it cannot be merged."
         )
     if not original_exists and not local_exists and updated_exists:
-        _copy_package(result, updated, pkg)
+        for relative, text in _owned(new.files, pkg).items():
+            result.set_text(resources.join(pkg, relative), text)
     elif original_exists and local_exists and not updated_exists:
-        if _subtree(result, pkg) == _subtree(original, pkg):
-            _remove_subtree(result, pkg)
+        if _subtree(result.files, pkg) == _subtree(old.files, pkg):
+            for path in [p for p in result.files if p.startswith(pkg + "/")]:
+                result.delete(path)
     elif original_exists and local_exists and updated_exists:
-        _merge_package(result, original, updated, pkg)
+        _merge_package(result, old, new, pkg)
 
 
-def _copy_package(result: dict[str, str], source: Mapping[str, str], pkg: str) -> None:
-    for relative, text in _owned(source, pkg).items():
-        result[resources.join(pkg, relative)] = text
-
-
-def _remove_subtree(result: dict[str, str], pkg: str) -> None:
-    for path in [p for p in result if p.startswith(pkg + "/")]:
-        del result[path]
-
-
-def _merge_package(
-    result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str
-) -> None:
+def _merge_package(result: _Source, old: _Source, new: _Source, pkg: str) -> None:
     kptfile_path = resources.join(pkg, KPTFILE)
     merged_kptfile = merge_kptfiles(
-        result.get(kptfile_path),
-        original.get(kptfile_path),
-        updated.get(kptfile_path),
+        result.files.get(kptfile_path),
+        old.files.get(kptfile_path),
+        new.files.get(kptfile_path),
         update_upstream=pkg != "",
     )
     if merged_kptfile is not None:
-        result[kptfile_path] = merged_kptfile
-    local_dirs = [d for d in resources.package_dirs(result) if d != pkg]
-    _merge_resources(result, original, updated, pkg, local_dirs)
-    _replace_plain_files(result, original, updated, pkg)
+        result.set_text(kptfile_path, merged_kptfile)
+    local_dirs = [d for d in resources.package_dirs(result.files) if d != pkg]
+    _merge_resources(result, old, new, pkg, local_dirs)
+    _replace_plain_files(result, old.files, new.files, pkg)
 
 
 @dataclass
@@ -166,15 +181,15 @@ class _Resource:
     index: int
 
 
-def _read_resources(files: Mapping[str, str], pkg: str, excluded_dirs: Iterable[str]) -> list[_Resource]:
+def _read_resources(source: _Source, pkg: str, excluded_dirs: Iterable[str]) -> list[_Resource]:
     excluded = [d for d in excluded_dirs if d and (not pkg or d.startswith(pkg + "/"))]
     out: list[_Resource] = []
-    owned = _owned(files, pkg)
+    owned = _owned(source.files, pkg)
     for relative in sorted(owned, key=resources.path_sort_key):
         full = resources.join(pkg, relative)
         if not is_yaml_resource_file(relative) or any(full.startswith(d + "/") for d in excluded):
             continue
-        for index, doc in enumerate(documents.parse_documents(owned[relative], path=full)):
+        for index, doc in enumerate(source.docs(full)):
             if not isinstance(doc.node, dict):
                 raise InvalidSpec(f"Document {index + 1} of file {full!r} is not a KRM resource.")
             resourcelists.ensure_annotations(doc.node)
@@ -186,17 +201,11 @@ def _identity(resource: _Resource) -> tuple[str, ...]:
     return mergekeys.identity(resource.node, resource.path)
 
 
-def _merge_resources(
-    result: dict[str, str],
-    original: Mapping[str, str],
-    updated: Mapping[str, str],
-    pkg: str,
-    local_dirs: list[str],
-) -> None:
+def _merge_resources(result: _Source, old: _Source, new: _Source, pkg: str, local_dirs: list[str]) -> None:
     sources = {
         "dest": _read_resources(result, pkg, local_dirs),
-        "original": _read_resources(original, pkg, local_dirs),
-        "updated": _read_resources(updated, pkg, local_dirs),
+        "original": _read_resources(old, pkg, local_dirs),
+        "updated": _read_resources(new, pkg, local_dirs),
     }
     order: list[tuple[str, ...]] = []
     tuples: dict[tuple[str, ...], dict[str, _Resource]] = {}
@@ -255,35 +264,32 @@ def _without_empty_annotations(node: Any) -> Any:
     return copy
 
 
-def _write_resources(
-    result: dict[str, str], pkg: str, read: list[_Resource], output: list[_Resource]
-) -> None:
+def _write_resources(result: _Source, pkg: str, read: list[_Resource], output: list[_Resource]) -> None:
     by_file: dict[str, list[_Resource]] = {}
     for item in output:
         by_file.setdefault(item.path, []).append(item)
     for relative in {r.path for r in read} - set(by_file):
-        del result[resources.join(pkg, relative)]
+        result.delete(resources.join(pkg, relative))
     for relative, items in by_file.items():
         items.sort(key=lambda r: r.index)
         for item in items:
             resourcelists.drop_empty_annotations(item.node)
-        full = resources.join(pkg, relative)
-        result[full] = documents.emit_file(full, [documents.Document(r.node, r.seq_indent) for r in items])
+        result.write(resources.join(pkg, relative), [documents.Document(r.node, r.seq_indent) for r in items])
 
 
 def _replace_plain_files(
-    result: dict[str, str], original: Mapping[str, str], updated: Mapping[str, str], pkg: str
+    result: _Source, original: Mapping[str, str], updated: Mapping[str, str], pkg: str
 ) -> None:
-    local_files = {p: t for p, t in _owned(result, pkg).items() if not is_krm_file(p)}
+    local_files = {p: t for p, t in _owned(result.files, pkg).items() if not is_krm_file(p)}
     original_files = {p: t for p, t in _owned(original, pkg).items() if not is_krm_file(p)}
     updated_files = {p: t for p, t in _owned(updated, pkg).items() if not is_krm_file(p)}
     modified = {p for p, t in local_files.items() if original_files.get(p) != t}
     for path in local_files:
         if path not in modified and path not in updated_files:
-            del result[resources.join(pkg, path)]
+            result.delete(resources.join(pkg, path))
     for path, text in updated_files.items():
         if path not in modified:
-            result[resources.join(pkg, path)] = text
+            result.set_text(resources.join(pkg, path), text)
 
 
 # ----------------------------------------------------------------------------------------------------

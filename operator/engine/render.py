@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ruamel.yaml.comments import CommentedBase
+
 from porch_operator.engine import documents, resourcelists, resources, selection, trees
 from porch_operator.engine import results as fnresults
 from porch_operator.engine.kptfile import Function, Kptfile
@@ -306,7 +308,11 @@ class _Renderer:
             raise
         stderr = response.log.decode("utf-8", "replace")
         try:
-            raw_items, raw_results = resourcelists.parse_output(response.resource_list, what=what)
+            raw_items, raw_results = resourcelists.parse_output(
+                response.resource_list,
+                what=what,
+                sent_comments=documents.comment_texts(payload.decode("utf-8")),
+            )
             result_items = fnresults.normalise_results(raw_results)
             output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
         except InvalidSpec as exc:
@@ -354,7 +360,7 @@ class _Renderer:
             resourcelists.strip_internal(raw, drop_empty=False)
             resourcelists.ensure_annotations(raw)
             if source is not None:
-                item.node = _fold(source.node, raw)
+                item.node = _fold(source.node, raw, commented=isinstance(raw, CommentedBase))
                 item.source = id(source)
             if item.index < 0:
                 pending_default.append((item, item.root_path))
@@ -448,9 +454,12 @@ def _source_item(node: Any, chosen: list[_Item]) -> _Item | None:
     return None
 
 
-def _fold(old: Any, new: Any) -> Any:
-    """Carry comments and key order from a function's input over to its output, like kyaml."""
-    if trees.has_comments(new):
+def _fold(old: Any, new: Any, *, commented: bool) -> Any:
+    """Carry comments and key order from a function's input over to its output, like kyaml.
+
+    `commented` says the output was read with its comments (the function wrote comments of its own).
+    """
+    if commented and trees.has_comments(new):
         trees.sync_order(old, new)
         trees.copy_comments(old, new)
         return new

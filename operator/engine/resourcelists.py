@@ -87,9 +87,7 @@ def _indent_item(text: str) -> str:
 def build(items: Iterable[tuple[Any, str]], function_config: Any | None) -> bytes:
     """A ResourceList from (resource node with its annotations, seq indent) pairs and a functionConfig."""
     parts = [f"apiVersion: {API_VERSION}", f"kind: {KIND}"]
-    item_texts = [
-        _indent_item(documents.emit_document(node, seq_indent=_seq(seq_indent))) for node, seq_indent in items
-    ]
+    item_texts = [_item_text(node, seq_indent) for node, seq_indent in items]
     if item_texts:
         parts.append("items:")
         parts.extend(item_texts)
@@ -105,17 +103,29 @@ def build(items: Iterable[tuple[Any, str]], function_config: Any | None) -> byte
     return ("\n".join(parts) + "\n").encode("utf-8")
 
 
+def _item_text(node: Any, seq_indent: str) -> str:
+    line = documents.json_line(node)
+    if line is not None:
+        return "- " + line
+    return _indent_item(documents.emit_document(node, seq_indent=_seq(seq_indent)))
+
+
 def _seq(value: str) -> documents.SeqIndent:
     return documents.WIDE if value == documents.WIDE else documents.COMPACT
 
 
-def parse_output(data: bytes, *, what: str) -> tuple[list[Any], Any]:
-    """The `items` and raw `results` of a function's output; `InvalidSpec` when it is not a ResourceList."""
+def parse_output(
+    data: bytes, *, what: str, sent_comments: frozenset[str] = frozenset()
+) -> tuple[list[Any], Any]:
+    """The `items` and raw `results` of a function's output; `InvalidSpec` when it is not a ResourceList.
+
+    `sent_comments` are the comment texts of the input (see `documents.load_function_output`).
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidSpec(f"The output of {what} is not UTF-8 text.") from exc
-    parsed = documents.load_function_output(text, what=what)
+    parsed = documents.load_function_output(text, what=what, sent_comments=sent_comments)
     if parsed is None:
         return [], None
     if not isinstance(parsed, dict):

@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 
+from porch_operator.engine import documents
 from porch_operator.engine.documents import RawPlain
 
 
@@ -37,13 +38,25 @@ def scalar_kind(value: Any) -> str:
 
 
 def same_scalar(a: Any, b: Any) -> bool:
-    """Whether two scalars read back as the same value (style ignored)."""
-    kind = scalar_kind(a)
-    if kind != scalar_kind(b):
+    """Whether two scalars read back as the same value (style and spelling ignored)."""
+    kind, other = scalar_kind(a), scalar_kind(b)
+    if kind == "raw" and other in ("bool", "int", "float", "null"):
+        return _raw_matches(str(a), b)
+    if other == "raw" and kind in ("bool", "int", "float", "null"):
+        return _raw_matches(str(b), a)
+    if kind != other:
         return False
     if kind in ("str", "raw"):
         return str(a) == str(b)
     return bool(a == b)
+
+
+def _raw_matches(text: str, value: Any) -> bool:
+    """A verbatim spelling (`0644`, `True`, `~`) and a parsed value agree under YAML 1.1 or 1.2 reading."""
+    readings = {repr(documents.raw_value(text))}
+    if text.lstrip("+-").isdigit():
+        readings.add(repr(int(text)))  # YAML 1.2 reads 0644 as decimal, go-yaml as octal
+    return repr(value) in readings
 
 
 def equal(a: Any, b: Any) -> bool:
@@ -76,7 +89,13 @@ def reconcile(old: Any, new: Any) -> Any:
     `new`'s order; keys missing from `new` are removed (kyaml's comment copy plus field-order sync, applied to
     output that carries no comments of its own).
     """
+    if isinstance(old, dict | list) and type(old) is not type(new) and old == new:
+        # Equal as data (the common case for the parts a function did not touch); 1 == True and the like
+        # are the only false matches, and no function turns one into the other.
+        return old
     if isinstance(old, dict) and isinstance(new, dict):
+        if old == new:
+            return old
         for key in [k for k in old if k not in new]:
             delete_key(old, key)
         for key, value in new.items():
@@ -88,6 +107,8 @@ def reconcile(old: Any, new: Any) -> Any:
                 old[key] = value
         return old
     if isinstance(old, list) and isinstance(new, list):
+        if old == new:
+            return old
         common = min(len(old), len(new))
         for index in range(common):
             merged = reconcile(old[index], new[index])
