@@ -36,7 +36,7 @@ from porch_operator.engine.resources import PackageResources
 from porch_operator.engine.tasks import upgrade
 from porch_operator.models import UpgradeStrategy
 
-RUNS = 5
+RUNS = 7
 FILES = 50
 PER_FILE = 10
 
@@ -98,7 +98,9 @@ pipeline:
 """
 
 
-def package(*, tag: int = 25, replicas: int = 2, mode: str = "fast", skip: int = -1, comment: bool = False) -> dict[str, str]:
+def package(
+    *, tag: int = 25, replicas: int = 2, mode: str = "fast", skip: int = -1, comment: bool = False
+) -> dict[str, str]:
     files = {"Kptfile": KPTFILE}
     number = 0
     for f in range(FILES):
@@ -108,7 +110,9 @@ def package(*, tag: int = 25, replicas: int = 2, mode: str = "fast", skip: int =
                 template = DEPLOYMENT if number % 2 == 0 else CONFIGMAP
                 text = template.format(i=number, tag=tag, replicas=replicas, mode=mode)
                 if comment:
-                    text = text.replace("  namespace: shop\n", "  namespace: shop # owned by the shop team\n", 1)
+                    text = text.replace(
+                        "  namespace: shop\n", "  namespace: shop # owned by the shop team\n", 1
+                    )
                 docs.append(text)
             number += 1
         files[f"resources/file-{f:02d}.yaml"] = "---\n".join(docs)
@@ -121,10 +125,12 @@ class TrivialFunctions:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.changes: dict[str, Callable[[dict[str, object]], None]] = {
-            "example.com/set-labels:v1": lambda item: item["metadata"].setdefault("labels", {}).update(tier="web"),
-            "example.com/set-annotations:v1": lambda item: item["metadata"]
-            .setdefault("annotations", {})
-            .update(owner="shop-team"),
+            "example.com/set-labels:v1": lambda item: (
+                item["metadata"].setdefault("labels", {}).update(tier="web")
+            ),
+            "example.com/set-annotations:v1": lambda item: (
+                item["metadata"].setdefault("annotations", {}).update(owner="shop-team")
+            ),
             "example.com/set-namespace:v1": lambda item: item["metadata"].update(namespace="shop-prod"),
             "example.com/set-image:v1": _set_image,
             "example.com/set-data:v1": _set_data,
@@ -177,7 +183,9 @@ def measure_merge() -> float:
         old_upstream=PackageResources(old),
         new_upstream=PackageResources(new),
         local=PackageResources(local),
-        new_upstream_lock=GitLock(repo="https://git.example/shop", directory="shop", ref="shop/v2", commit="c0ffee"),
+        new_upstream_lock=GitLock(
+            repo="https://git.example/shop", directory="shop", ref="shop/v2", commit="c0ffee"
+        ),
         strategy=UpgradeStrategy.RESOURCE_MERGE,
     )
     start = time.process_time()
@@ -201,7 +209,11 @@ def main() -> None:
     for line in describe():
         print(line)
     render_figures("render_500_resources_5_functions", package(), "<= 300 ms")
-    render_figures("render_500_commented_resources_5_functions", package(comment=True), "none; comments take the slow path")
+    render_figures(
+        "render_500_commented_resources_5_functions",
+        package(comment=True),
+        "none; comments take the slow path",
+    )
     measure_merge()
     merges = [measure_merge() * 1000 for _ in range(RUNS)]
     print(figure("resource_merge_500_resources_median", statistics.median(merges), "ms", "<= 200 ms"))

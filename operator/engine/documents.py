@@ -23,6 +23,7 @@ Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import math
@@ -33,19 +34,14 @@ from typing import Any, Final, Literal, cast
 
 import yaml
 from ruamel.yaml import YAML
-
-try:
-    import yaml_rs as _yaml_rs  # a Rust parser, 20x faster than libyaml through PyYAML for function output
-except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
-    _yaml_rs = None
 from ruamel.yaml.anchor import Anchor
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.error import YAMLFutureWarning as RuamelYAMLFutureWarning
 from ruamel.yaml.error import YAMLWarning as RuamelYAMLWarning
 from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import (
@@ -58,6 +54,14 @@ from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import CommentToken
 
 from porch_operator.errors import InvalidSpec
+
+_yaml_rs: Any
+try:
+    # A Rust parser, twenty times faster than libyaml through PyYAML; optional so that a platform without
+    # its wheel still works (slower).
+    _yaml_rs = importlib.import_module("yaml_rs")
+except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
+    _yaml_rs = None
 
 SeqIndent = Literal["compact", "wide"]
 COMPACT: Final[SeqIndent] = "compact"
@@ -490,6 +494,17 @@ def _float_text(value: float) -> str:
 
 
 def _key_text(key: Any) -> str:
+    if type(key) is str:
+        return _str_key_text(key)
+    return _other_key_text(key)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _str_key_text(key: str) -> str:
+    return _other_key_text(key)
+
+
+def _other_key_text(key: Any) -> str:
     if type(key) is not str:
         if type(key) in (int, bool) or type(key) is RawPlain:
             return _scalar_text(key)
@@ -514,10 +529,7 @@ def _literal_lines(value: str, indent: int) -> list[str]:
         raise _Unsupported
     if value.endswith("\n\n") or value == "\n":
         raise _Unsupported  # keep-chomping blocks need ruamel.yaml's document end marker
-    if value.endswith("\n"):
-        chomp = ""
-    else:
-        chomp = "-"
+    chomp = "" if value.endswith("\n") else "-"
     body = value[:-1] if value.endswith("\n") else value
     pad = " " * indent
     lines = ["|" + chomp]
@@ -581,14 +593,23 @@ class _FastEmitter:
     def mapping(
         self, node: dict[Any, Any], indent: int, first_prefix: str | None = None, inherited: Any = None
     ) -> None:
-        self._check_container(node, inherited)
+        plain = type(node) is dict
+        if not plain:
+            self._check_container(node, inherited)
         pad = " " * indent
         first = True
         for key, value in node.items():
             prefix = first_prefix if (first and first_prefix is not None) else pad
             first = False
-            token = _eol_token(node, key)
-            self.entry(prefix + _key_text(key) + ":", value, indent, token, (node, key))
+            token = None if plain else _eol_token(node, key)
+            head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
+            if plain and type(value) is str and self.where is None:
+                # The most common line by far: a plain key with a string value.
+                style = choose_string_style(value)
+                if style == "":
+                    self.out.append(head + " " + value)
+                    continue
+            self.entry(head, value, indent, token, (node, key))
 
     def entry(
         self, head: str, value: Any, indent: int, token: Any = None, location: tuple[Any, Any] | None = None
@@ -740,9 +761,8 @@ def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) 
     elif isinstance(value, str) and len(token) >= 2 and token[0] == token[-1] == '"':
         if _double_quoted(value) == token:
             spelled = DoubleQuotedScalarString(value)
-    elif not isinstance(value, str) or resolves_to_non_string(token):
-        if resolves_to_non_string(token) and _plain_allowed(token):
-            spelled = RawPlain(token)
+    elif resolves_to_non_string(token) and _plain_allowed(token):
+        spelled = RawPlain(token)
     if spelled is None or _scalar_text(spelled) != token:
         return False
     container[key] = spelled

@@ -123,7 +123,7 @@ def test_string_styles_follow_go_yaml(value: str, style: str) -> None:
 
 
 def test_invalid_yaml_is_an_invalid_spec_naming_the_file() -> None:
-    with pytest.raises(InvalidSpec, match="bad.yaml"):
+    with pytest.raises(InvalidSpec, match=r"bad\.yaml"):
         documents.parse_documents("a: [unclosed\n", path="bad.yaml")
 
 
@@ -156,7 +156,7 @@ def test_function_output_items_are_dedented_comments() -> None:
     )
 
 
-# -- the fast emitter writes exactly what ruamel.yaml writes ---------------------------------------------------
+# -- the fast emitter writes exactly what ruamel.yaml writes --------------------------------------------
 
 _keys = st.sampled_from(["name", "a", "b-c", "x.y/z", "yes", "n", "1", "with space", "k:v", "#k", "-"])
 _scalars = st.one_of(

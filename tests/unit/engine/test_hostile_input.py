@@ -1,4 +1,4 @@
-"""Bad input never crashes the engine: it ends in a PorchError subclass, and no file lands outside the package.
+"""Bad input never crashes the engine: it ends in a PorchError subclass and nothing lands outside the package.
 
 Property-based: random text where YAML is expected, random YAML where a Kptfile is expected, hostile paths,
 and garbage function output.
@@ -7,6 +7,7 @@ and garbage function output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import yaml
@@ -92,10 +93,8 @@ def test_random_text_as_a_kptfile(text: str) -> None:
         lambda: metadata.apply(package, labels={"a": "b"}, conditions=[]),
         lambda: run(render.render(package, runtime=InProcessRuntime({}))),
     ):
-        try:
+        with contextlib.suppress(PorchError):
             action()
-        except PorchError:
-            pass
 
 
 kptfile_values = st.recursive(
@@ -155,7 +154,8 @@ def test_hostile_paths_never_become_package_files(path: str) -> None:
                 b"      internal.config.kubernetes.io/path: /etc/passwd\n",
                 b"items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    annotations:\n"
                 b"      config.kubernetes.io/path: ../../x.yaml\n",
-                b"items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    namespace: ../..\n",
+                b"items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n"
+                b"    name: a\n    namespace: ../..\n",
                 b"items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: ../../../escape\n",
                 b"items: {}\n",
                 b"kind: Other\n",

@@ -97,11 +97,13 @@ def test_new_kptfile_is_local_config() -> None:
             "exactly one of",
         ),
         (
-            "apiVersion: kpt.dev/v1\nkind: Kptfile\npipeline:\n  mutators:\n  - image: a\n    configPath: ../x\n",
+            "apiVersion: kpt.dev/v1\nkind: Kptfile\npipeline:\n  mutators:\n"
+            "  - image: a\n    configPath: ../x\n",
             "configPath",
         ),
         (
-            "apiVersion: kpt.dev/v1\nkind: Kptfile\npipeline:\n  mutators:\n  - image: a\n    selectors:\n    - {}\n",
+            "apiVersion: kpt.dev/v1\nkind: Kptfile\npipeline:\n  mutators:\n"
+            "  - image: a\n    selectors:\n    - {}\n",
             "at least one field",
         ),
         ("apiVersion: kpt.dev/v1\nkind: Kptfile\ninfo:\n  readinessGates:\n  - {}\n", "conditionType"),

@@ -39,7 +39,7 @@ def test_publishing_needs_every_readiness_gate_true() -> None:
         Condition(type="a.example/Ready", status="True"),
         Condition(type="b.example/Ready", status="False"),
     ]
-    with pytest.raises(Conflict, match="b.example/Ready"):
+    with pytest.raises(Conflict, match=r"b\.example/Ready"):
         lifecycle.check_transition(P, PUB, readiness_gates=gates, conditions=conditions)
     assert lifecycle.unmet_readiness_gates(gates, []) == gates
     assert lifecycle.unmet_readiness_gates(gates, [Condition(type="a.example/Ready", status="true")]) == gates
@@ -94,7 +94,7 @@ def test_placeholders() -> None:
     assert lifecycle.is_placeholder(revision=-1, workspace="main", branch="main")
     assert not lifecycle.is_placeholder(revision=-1, workspace="v4", branch="main")
     assert not lifecycle.is_placeholder(revision=1, workspace="main", branch="main")
-    with pytest.raises(InvalidSpec, match="placeholder package revision 'r.p.main'"):
+    with pytest.raises(InvalidSpec, match=r"placeholder package revision 'r\.p\.main'"):
         lifecycle.check_not_placeholder("r.p.main", placeholder=True, role="clone upstream")
     lifecycle.check_not_placeholder("r.p.v1", placeholder=False, role="clone upstream")
 
@@ -118,7 +118,7 @@ def test_content_and_deletion_rules() -> None:
     lifecycle.check_deletable(DEL)
     with pytest.raises(Conflict, match="DeletionProposed first"):
         lifecycle.check_deletable(PUB)
-    with pytest.raises(Conflict, match="r.down.ws"):
+    with pytest.raises(Conflict, match=r"r\.down\.ws"):
         lifecycle.check_deletable(D, dependents=["r.down.ws"])
 
 

@@ -84,7 +84,7 @@ def test_finalizers_merge_as_a_set() -> None:
 
 
 def test_kind_mismatch_is_an_invalid_spec() -> None:
-    with pytest.raises(InvalidSpec, match="spec.x"):
+    with pytest.raises(InvalidSpec, match=r"spec\.x"):
         merge3.merge(tree("spec:\n  x: 1\n"), tree("spec:\n  x: [1]\n"), tree("spec:\n  x: {a: 1}\n"))
 
 

@@ -1,4 +1,4 @@
-"""Render behaviour beyond the kpt parity cases: failures, limits, comment handling and our deliberate choices."""
+"""Render beyond the kpt parity cases: failures, limits, comment handling and our deliberate choices."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ async def test_missing_config_path_is_an_invalid_package() -> None:
     package = PackageResources(
         {"Kptfile": kptfile("  mutators:\n  - image: example.com/fn\n    configPath: nowhere.yaml\n")}
     )
-    with pytest.raises(InvalidSpec, match="nowhere.yaml"):
+    with pytest.raises(InvalidSpec, match=r"nowhere\.yaml"):
         await render.render(package, runtime=InProcessRuntime({}))
 
 

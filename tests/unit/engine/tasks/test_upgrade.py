@@ -21,7 +21,8 @@ def kptfile(name: str, extra: str = "") -> str:
 CM = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: "{value}"\n'
 LOCAL_KPTFILE = kptfile(
     "down",
-    "upstream:\n  type: git\n  git:\n    repo: https://git.example/up.git\n    directory: pkg\n    ref: pkg/v1\n"
+    "upstream:\n  type: git\n  git:\n    repo: https://git.example/up.git\n"
+    "    directory: pkg\n    ref: pkg/v1\n"
     "  updateStrategy: resource-merge\n"
     "upstreamLock:\n  type: git\n  git:\n    repo: https://git.example/up.git\n    directory: pkg\n"
     "    ref: pkg/v1\n    commit: beef\n"
@@ -133,7 +134,8 @@ async def test_duplicate_resources_cannot_be_merged() -> None:
 async def test_renamed_resource_is_still_matched_through_its_merge_comment() -> None:
     renamed = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: # kpt-merge: /a\n  name: a-renamed\n"
-        "  annotations:\n    internal.kpt.dev/upstream-identifier: '|ConfigMap|default|a'\ndata:\n  a: \"1\"\n"
+        "  annotations:\n    internal.kpt.dev/upstream-identifier: '|ConfigMap|default|a'\n"
+        'data:\n  a: "1"\n'
     )
     local = unchanged_local().with_files({"a.yaml": renamed})
     result = await upgrade.apply(PackageResources(), task(local, UpgradeStrategy.RESOURCE_MERGE))
