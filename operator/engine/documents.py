@@ -618,23 +618,23 @@ class _FastEmitter:
         if isinstance(value, dict):
             if not value:
                 self._check_container(value, token)
-                self._line(head + " {}" + eol)
+                self._line(head + " {}" + eol, location)
                 return
-            self._line(head + eol)
+            self._line(head + eol, location)
             self.mapping(value, indent + 2, inherited=token)
         elif isinstance(value, list):
             if not value:
                 self._check_container(value, token)
-                self._line(head + " []" + eol)
+                self._line(head + " []" + eol, location)
                 return
-            self._line(head + eol)
+            self._line(head + eol, location)
             self._check_container(value, token)
             self.sequence(value, indent + 2 if self.wide else indent, checked=True)
         elif _is_literal(value):
             if token is not None:
                 raise _Unsupported
             lines = _literal_lines(str(value), indent + 2)
-            self._line(head + " " + lines[0])
+            self._line(head + " " + lines[0], location)
             for line in lines[1:]:
                 self._line(line)
         else:
@@ -695,15 +695,15 @@ def _split_documents(text: str) -> list[str] | None:
 
 
 _NOT_LOADED: Final = object()
-_METADATA_COMMENT = re.compile(r"^metadata: +(#[^\n]*)$", re.MULTILINE)
 
 
-def _rust_load_canonical(body: str, chunk: str, comment: str | None, seq_indent: SeqIndent) -> Any:
+def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
     """Parse with yaml-rs and recover the spellings it drops (quotes, `0644`, `True`) from the text.
 
     yaml-rs is far faster than PyYAML but keeps no styles; we write the tree back, compare it line by line
-    with the source and, where only a scalar's spelling differs, store that spelling on the tree. None when
-    anything else differs (the caller then falls back to slower parsers).
+    with the source and, where only a scalar's spelling differs, store that spelling on the tree. Returns the
+    tree and, for each line, the (container, key) written on it; None when anything else differs (the caller
+    then falls back to slower parsers).
     """
     if _yaml_rs is None:
         return None
@@ -713,29 +713,90 @@ def _rust_load_canonical(body: str, chunk: str, comment: str | None, seq_indent:
         return None
     if not isinstance(node, dict):
         return None
-    if comment is not None:
-        if "metadata" not in node:
-            return None
-        commented = CommentedMap()
-        for key, value in node.items():
-            commented[key] = value
-        commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
-        node = commented
     emitter = _FastEmitter(seq_indent, track=True)
     try:
         emitted = emitter.document(node)
     except (_Unsupported, RecursionError):
         return None
-    if emitted == chunk:
-        return node
-    wanted = chunk.split("\n")
+    assert emitter.where is not None
+    if emitted == body:
+        return node, emitter.where
+    wanted = body.split("\n")
     written = emitted.split("\n")
-    if len(wanted) != len(written) or emitter.where is None:
+    if len(wanted) != len(written):
         return None
     for index, (source, ours) in enumerate(zip(wanted, written, strict=True)):
         if source != ours and not _recover_spelling(source, ours, emitter.where[index]):
             return None
-    return node
+    return node, emitter.where
+
+
+_BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
+
+
+def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
+    """Take end-of-line comments off a document's lines: (text without them, {line: comment}).
+
+    Lines inside block scalars are text and are left alone. None when a comment cannot be taken off safely:
+    a full-line comment, a `#` that may be inside quotes, or a comment after a block scalar indicator.
+    """
+    lines = chunk.split("\n")
+    comments: dict[int, str] = {}
+    block_indent: int | None = None
+    for index, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if block_indent is not None:
+            if not stripped or indent > block_indent:
+                continue
+            block_indent = None
+        if "#" in line:
+            if stripped.startswith("#"):
+                return None
+            position = line.find(" #")
+            if position < 0:
+                continue  # a `#` not after a space is text (`http://host/#anchor`)
+            if "'" in line[:position] or '"' in line[:position]:
+                return None
+            before = line[:position].rstrip(" ")
+            if before.endswith(_BLOCK_INDICATORS):
+                return None
+            comments[index] = line[position + 1 :]
+            lines[index] = before
+        if lines[index].endswith(_BLOCK_INDICATORS):
+            block_indent = indent
+    return "\n".join(lines), comments
+
+
+def _attach_comments(node: Any, where: list[Any], comments: dict[int, str]) -> Any:
+    """Put end-of-line comments on the map keys written on those lines; None when one has no map key."""
+    wanted: dict[int, list[tuple[Any, str]]] = {}
+    for index, text in comments.items():
+        location = where[index] if index < len(where) else None
+        if location is None or not isinstance(location[0], dict):
+            return None
+        container, key = location
+        wanted.setdefault(id(container), []).append((key, text))
+    converted: dict[int, CommentedMap] = {}
+
+    def convert(container: dict[Any, Any]) -> CommentedMap:
+        commented = container if isinstance(container, CommentedMap) else CommentedMap(container)
+        for key, text in wanted[id(container)]:
+            commented.ca.items[key] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
+        converted[id(container)] = commented
+        return commented
+
+    root = convert(node) if id(node) in wanted else node
+    stack = [root]
+    while stack and len(converted) < len(wanted):
+        current = stack.pop()
+        items = current.items() if isinstance(current, dict) else enumerate(current)
+        for key, value in list(items):
+            if isinstance(value, dict) and id(value) in wanted and id(value) not in converted:
+                current[key] = value = convert(value)
+            if isinstance(value, dict | list):
+                stack.append(value)
+    return root if len(converted) == len(wanted) else None
 
 
 def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) -> bool:
@@ -789,42 +850,36 @@ def _fast_parse(text: str) -> list[Document] | None:
 
 
 def _fast_parse_chunk(chunk: str) -> Document | None:
-    comment = None
-    body = chunk
+    body, comments = chunk, {}
     if "#" in chunk:
-        # The one comment every cloned resource carries (`metadata: # kpt-merge: ns/name`) is handled here;
-        # any other comment sends the file to the round-trip parser.
-        match = _METADATA_COMMENT.search(chunk)
-        if match is None:
+        split = _split_comments(chunk)
+        if split is None:
             return None
-        comment = match.group(1)
-        body = chunk[: match.start(1)].rstrip(" ") + chunk[match.end(1) :]
-        if "#" in body:
-            return None
+        body, comments = split
     seq_indent = detect_seq_indent(chunk)
-    node = _rust_load_canonical(body, chunk, comment, seq_indent)
-    verified = node is not None
-    if node is None:
+    loaded = _rust_load_canonical(body, seq_indent)
+    if loaded is not None:
+        node, where = loaded
+        if comments:
+            node = _attach_comments(node, where, comments)
+            if node is None:
+                return None
+    else:
         node = _try_fast_load(body, keep_styles=True)
-        if node is _NOT_LOADED:
+        if node is _NOT_LOADED or not isinstance(node, dict):
             return None
+        if comments:
+            # Without yaml-rs only the merge comment on `metadata:` is placed here.
+            lines = body.split("\n")
+            if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
+                return None
+            node = CommentedMap(node)
+            text = next(iter(comments.values()))
+            node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
     try:
         _check_shape(node, "document")
-    except InvalidSpec:
-        return None
-    if verified:
-        return Document(node, seq_indent)
-    if comment is not None:
-        if not isinstance(node, dict) or "metadata" not in node:
-            return None
-        commented = CommentedMap()
-        for key, value in node.items():
-            commented[key] = value
-        commented.ca.items["metadata"] = [None, None, CommentToken(comment + "\n", CommentMark(0)), None]
-        node = commented
-    try:
         emitted = _FastEmitter(seq_indent).document(node)
-    except _Unsupported:
+    except (InvalidSpec, _Unsupported, RecursionError):
         return None
     return Document(node, seq_indent) if emitted == chunk else None
 

@@ -46,6 +46,35 @@ def test_canonical_document_is_read_fast_and_written_back_unchanged() -> None:
     assert documents.key_comment(docs[0].node, "metadata") == "kpt-merge: prod/web"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1 # one\nb:\n  c: x # see\n  d: # a map\n    e: 'f'\nurl: http://h/#frag\n",
+        "spec:\n  containers:\n  - name: app # the app\n    image: nginx:1.25 # kpt-set: ${image}\n",
+        "script: |\n  echo 1 # not a comment\nafter: x # a comment\n",
+    ],
+)
+def test_end_of_line_comments_take_the_fast_path(text: str) -> None:
+    fast = documents._fast_parse(text)
+    assert fast is not None
+    assert documents.emit_documents(fast) == text
+    assert documents.emit_documents(documents._slow_parse(text, "x.yaml")) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# head\na: 1\n",
+        "a: 'x # y' # real\n",
+        "a:\n- x # on an item\n",
+        "a: | # after the indicator\n  text\n",
+    ],
+)
+def test_other_comments_take_the_round_trip_parser(text: str) -> None:
+    assert documents._fast_parse(text) is None
+    assert documents.emit_documents(documents.parse_documents(text, path="x.yaml")) == text
+
+
 def test_comments_styles_and_order_survive_a_round_trip() -> None:
     text = (
         "# head comment\n"
@@ -201,3 +230,26 @@ def _as_read(node: object) -> object:
     if isinstance(node, list):
         return [_as_read(v) for v in node]
     return node
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tree=st.dictionaries(_keys, _trees, min_size=1, max_size=5),
+    comment_lines=st.sets(st.integers(min_value=0, max_value=40), max_size=4),
+)
+def test_fast_and_round_trip_parsers_agree(tree: dict[str, object], comment_lines: set[int]) -> None:
+    buffer = io.StringIO()
+    documents._ruamel().dump(tree, buffer)
+    lines = buffer.getvalue().split("\n")
+    for index in comment_lines:
+        if index < len(lines) - 1 and lines[index]:
+            lines[index] += " # note " + str(index)
+    text = "\n".join(lines)
+    fast = documents._fast_parse(text)
+    if fast is None:
+        return
+    assert documents.emit_documents(fast) == text
+    from porch_operator.engine import trees
+
+    slow = documents._slow_parse(text, "t.yaml")
+    assert [trees.to_plain(d.node) for d in fast] == [trees.to_plain(d.node) for d in slow]
