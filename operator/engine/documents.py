@@ -1,0 +1,1213 @@
+"""YAML documents of package files: parsing and writing them the way kpt (kyaml) does.
+
+Every engine module that reads or writes YAML goes through here, so that comments, key order and scalar styles
+survive a round trip and the text we write matches what `kpt fn render` would write (two-space mappings,
+sequences compact or wide as detected per document, no line wrapping, go-yaml's quoting rules).
+
+Two parsers and two emitters sit behind one interface, for speed:
+
+* Documents without comments that are already in canonical form (what we would write ourselves) are read with
+  libyaml through PyYAML into plain dicts and lists; this is about twenty times faster than the round-trip
+  parser, and a package is canonical after its first render.
+* Everything else (comments, flow style, anchors, unusual spellings) is read with ruamel.yaml's round-trip
+  parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+
+Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise;
+the
+two produce the same text for the same tree (a property test checks this). Callers see only plain Python
+containers (dict/list subclasses) and never need to know which path was taken.
+
+Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches the file system.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from typing import Any, Final, Literal, cast
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.anchor import Anchor
+from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.error import YAMLFutureWarning as RuamelYAMLFutureWarning
+from ruamel.yaml.error import YAMLWarning as RuamelYAMLWarning
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    LiteralScalarString,
+    ScalarString,
+    SingleQuotedScalarString,
+)
+from ruamel.yaml.tag import Tag
+from ruamel.yaml.tokens import CommentToken
+
+from porch_operator.errors import InvalidSpec
+
+_yaml_rs: Any
+try:
+    # A Rust parser, twenty times faster than libyaml through PyYAML; optional so that a platform without
+    # its wheel still works (slower).
+    _yaml_rs = importlib.import_module("yaml_rs")
+except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
+    _yaml_rs = None
+
+SeqIndent = Literal["compact", "wide"]
+COMPACT: Final[SeqIndent] = "compact"
+WIDE: Final[SeqIndent] = "wide"
+
+
+class RawPlain(str):
+    """A plain scalar whose spelling must be kept verbatim (`0012`, `1e3`, `True`, `~`).
+
+    It stands for a number, boolean or null that libyaml would rewrite if we converted it to a Python value;
+    keeping the text avoids changing a package just by reading and writing it.
+    """
+
+    __slots__ = ()
+
+
+class Document:
+    """One YAML document of a file: its root node and the sequence indentation style it was written with."""
+
+    __slots__ = ("node", "seq_indent")
+
+    def __init__(self, node: Any, seq_indent: SeqIndent) -> None:
+        self.node = node
+        self.seq_indent: SeqIndent = seq_indent
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scalar classification (go-yaml v3 rules, which kyaml uses when it writes files)
+# ---------------------------------------------------------------------------------------------------------
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+# go-yaml still quotes the YAML 1.1 booleans so that 1.1 readers do not turn them into booleans.
+_OLD_BOOLS = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
+)
+_SPECIAL_FLOATS = frozenset(
+    {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"}
+)
+_GO_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?\Z"
+)
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+
+
+def resolves_to_non_string(text: str) -> bool:
+    """Whether a plain scalar with this text would be read back as something other than a string."""
+    if text in _NULLS or text in _BOOLS or text in _SPECIAL_FLOATS or text == "<<":
+        return True
+    if not text or text[0] not in "0123456789+-.":
+        return False
+    plain = text.replace("_", "")
+    return bool(
+        _GO_INT.match(plain) or _GO_FLOAT.match(plain) or _BASE60.match(text) or _TIMESTAMP.match(text)
+    )
+
+
+def _needs_type_quotes(text: str) -> bool:
+    return text in _OLD_BOOLS or resolves_to_non_string(text)
+
+
+_FLOW_INDICATORS = frozenset(",?[]{}")
+_FIRST_CHAR_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def _is_printable(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        ch in "\t\n"
+        or 0x20 <= code <= 0x7E
+        or code == 0x85
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or code >= 0x10000
+    ) and code != 0xFEFF
+
+
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+_PLAIN_BREAKERS = re.compile(r"[\t\n]|: |:$|[ \t]#")
+
+
+def _plain_allowed(text: str) -> bool:
+    """libyaml's analysis of whether a string may be written as a plain block scalar."""
+    if not text or text[0] == " " or text[-1] == " " or text.startswith(("---", "...")):
+        return False
+    first = text[0]
+    followed_by_space = len(text) == 1 or text[1] in " \t"
+    if first in _FIRST_CHAR_INDICATORS or (first in "-?:" and followed_by_space):
+        return False
+    return not (_PLAIN_BREAKERS.search(text) or _NOT_PRINTABLE.search(text))
+
+
+def _single_quote_allowed(text: str) -> bool:
+    return not ("\t" in text or "\n" in text or _NOT_PRINTABLE.search(text))
+
+
+def _literal_allowed(text: str) -> bool:
+    if _NOT_PRINTABLE.search(text):
+        return False
+    return " \n" not in text and "\t" not in text and not text.startswith((" ", "\n"))
+
+
+_SIMPLE = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*\Z")
+_SIMPLE_BUT_QUOTED = _NULLS | _BOOLS | _OLD_BOOLS
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def choose_string_style(text: str) -> str:
+    """The style go-yaml would pick for a string without a preferred style: '', "'", '"' or '|'."""
+    if _SIMPLE.match(text):
+        # The common case: identifiers, names, paths, images without a tag.
+        return '"' if text in _SIMPLE_BUT_QUOTED else ""
+    if any(ch in text for ch in "\r\x85\u2028\u2029\ufeff"):
+        return '"'
+    if "\n" in text:
+        return "|" if _literal_allowed(text) else '"'
+    if _needs_type_quotes(text):
+        return '"'
+    if text == "=":
+        return "'"  # ruamel.yaml reads a plain `=` as YAML 1.1's value key; quoting costs nothing
+    if _plain_allowed(text):
+        return ""
+    return "'" if _single_quote_allowed(text) else '"'
+
+
+_ESCAPES = {
+    "\0": "\\0",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+
+
+def _double_quoted(text: str) -> str:
+    out = []
+    for ch in text:
+        escaped = _ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
+        elif _is_printable(ch):
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02X}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(f"\\U{ord(ch):08X}")
+    return '"' + "".join(out) + '"'
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fast path: libyaml reader with YAML 1.2 typing that keeps non-canonical spellings verbatim
+# ---------------------------------------------------------------------------------------------------------
+
+_CSafeLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RAW_TAG = "tag:porch.kpt.dev,2026:raw"
+
+
+class _FastLoader(_CSafeLoader):  # type: ignore[misc]
+    """libyaml-backed loader: strings stay strings, only canonical numbers/booleans/null become values."""
+
+
+_FastLoader.yaml_implicit_resolvers = {}
+
+
+def _fast_resolve(self: Any, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+    if kind is yaml.ScalarNode and implicit[0]:
+        if value == "":
+            return "tag:yaml.org,2002:null"
+        if value in ("true", "false"):
+            return "tag:yaml.org,2002:bool"
+        if _CANONICAL_INT.match(value):
+            return "tag:yaml.org,2002:int"
+        if resolves_to_non_string(value):
+            return _RAW_TAG
+        return "tag:yaml.org,2002:str"
+    if kind is yaml.ScalarNode:
+        return "tag:yaml.org,2002:str"
+    if kind is yaml.SequenceNode:
+        return "tag:yaml.org,2002:seq"
+    return "tag:yaml.org,2002:map"
+
+
+_FastLoader.resolve = _fast_resolve
+
+
+def _construct_str(loader: Any, node: Any) -> str:
+    """Keep a quoting style that differs from the one we would choose, so that writing it back is lossless."""
+    value: str = node.value
+    style = node.style
+    if style in ("'", '"', "|") and choose_string_style(value) != style:
+        styled = {"'": SingleQuotedScalarString, '"': DoubleQuotedScalarString}.get(
+            style, LiteralScalarString
+        )
+        return cast(str, styled(value))
+    return value
+
+
+_FastLoader.add_constructor(_RAW_TAG, lambda loader, node: RawPlain(node.value))
+_FastLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
+_FastLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value == "true")
+
+
+class _StyledLoader(_FastLoader):
+    """The fast loader that also keeps quoting styles we would not choose (for reading package files)."""
+
+
+_StyledLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def _fast_load(text: str, *, keep_styles: bool = False) -> Any:
+    """libyaml parse; `keep_styles` for package files (function output is folded into our own trees)."""
+    return yaml.load(text, Loader=_StyledLoader if keep_styles else _FastLoader)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Round-trip path: ruamel.yaml configured like kyaml's encoder
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Representer(RoundTripRepresenter):
+    """Round-trip representer that quotes new strings the way go-yaml does."""
+
+    def represent_str(self, data: str) -> Any:
+        style = choose_string_style(data)
+        if style:
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+        return super().represent_str(data)
+
+    def represent_raw(self, data: RawPlain) -> Any:
+        tag = _RESOLVER.resolve(ScalarNode, str(data), (True, False))
+        return self.represent_scalar(tag, str(data), style=None)
+
+    def represent_none(self, data: Any) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", "")
+
+
+_RESOLVER = VersionedResolver()
+_Representer.add_representer(str, _Representer.represent_str)
+_Representer.add_representer(RawPlain, _Representer.represent_raw)
+_Representer.add_representer(type(None), _Representer.represent_none)
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps unusual spellings of booleans and nulls (`True`, `~`) verbatim."""
+
+    def construct_yaml_bool(self, node: Any) -> Any:
+        if node.value in ("true", "false"):
+            return node.value == "true"
+        return RawPlain(node.value)
+
+    def construct_yaml_null(self, node: Any) -> Any:
+        if node.value == "":
+            return None
+        return RawPlain(node.value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)
+_Constructor.add_constructor("tag:yaml.org,2002:null", _Constructor.construct_yaml_null)
+
+
+def _ruamel(seq_indent: SeqIndent = COMPACT) -> YAML:
+    handle = YAML(typ="rt")
+    handle.Representer = _Representer
+    handle.Constructor = _Constructor
+    handle.preserve_quotes = True
+    handle.width = 1 << 30
+    handle.allow_unicode = True
+    if seq_indent == WIDE:
+        handle.indent(mapping=2, sequence=4, offset=2)
+    else:
+        handle.indent(mapping=2, sequence=2, offset=0)
+    return handle
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sequence indentation detection (kyaml's DeriveSeqIndentStyle)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def detect_seq_indent(text: str) -> SeqIndent:
+    """kyaml's rule: compare the first block sequence item with the key line above it.
+
+    Same indentation means compact, two more spaces means wide; anything else is skipped, and a document
+    without a decidable sequence is compact.
+    """
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        prefix, dash, _ = line.partition("- ")
+        if not dash or prefix.strip(" "):
+            continue
+        key_line = _key_line_before(lines, index)
+        if key_line is None:
+            continue
+        trimmed = key_line.strip(" ")
+        if trimmed.count(":") != 1 or not trimmed.endswith(":"):
+            continue
+        key_indent = len(key_line) - len(key_line.lstrip(" "))
+        if len(prefix) == key_indent:
+            return COMPACT
+        if len(prefix) - key_indent == 2:
+            return WIDE
+    return COMPACT
+
+
+def _key_line_before(lines: list[str], index: int) -> str | None:
+    for line in reversed(lines[:index]):
+        if line.strip(" ").startswith("#"):
+            continue
+        return line.split("#", 1)[0]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fast emitter
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """The fast emitter met something it does not handle; ruamel.yaml writes this tree instead."""
+
+
+def _is_eol_entry(entry: Any) -> bool:
+    """A map key comment the fast emitter can write: one end-of-line comment, nothing else."""
+    if not isinstance(entry, list) or len(entry) < 3:
+        return False
+    token = entry[2]
+    others = [part for index, part in enumerate(entry) if index != 2]
+    return (
+        isinstance(token, CommentToken)
+        and token.value.startswith("#")
+        and token.value.count("\n") == 1
+        and token.value.endswith("\n")
+        and not any(others)
+    )
+
+
+def _eol_token(node: Any, key: Any) -> Any:
+    comment_attrs = getattr(node, "ca", None)
+    if comment_attrs is None or not comment_attrs.items:
+        return None
+    entry = comment_attrs.items.get(key)
+    return entry[2] if entry else None
+
+
+def key_comment(mapping: Any, key: str) -> str:
+    """The end-of-line comment text after `key:` in a mapping ('' when there is none)."""
+    token = _eol_token(mapping, key)
+    if not isinstance(token, CommentToken):
+        return ""
+    first = token.value.split("\n", 1)[0].strip()
+    return first[1:].strip() if first.startswith("#") else ""
+
+
+def set_key_comment(mapping: CommentedMap, key: str, text: str) -> None:
+    """Set the end-of-line comment after `key:` (full-line comments that followed the old one are kept)."""
+    entry = mapping.ca.items.get(key)
+    old = entry[2] if entry and len(entry) > 2 else None
+    rest = ""
+    if isinstance(old, CommentToken) and "\n" in old.value:
+        rest = old.value.split("\n", 1)[1]
+    token = CommentToken(f"# {text}\n{rest}", CommentMark(0))
+    if entry and len(entry) > 2:
+        entry[2] = token
+    else:
+        mapping.ca.items[key] = [None, None, token, None]
+    child = mapping.get(key)
+    child_attrs = getattr(child, "ca", None) if isinstance(child, CommentedBase) else None
+    if child_attrs is not None and child_attrs.comment and child_attrs.comment[0] is not None:
+        # ruamel.yaml also records a key's line comment on the child collection; the parent's copy is used.
+        child_attrs.comment[0] = None
+
+
+def _scalar_text(value: Any) -> str:
+    """The text of a scalar in block context, or raise `_Unsupported`."""
+    kind = type(value)
+    if kind is str:
+        style = choose_string_style(value)
+        if style == "":
+            return str(value)
+        if style == '"':
+            return _double_quoted(value)
+        if style == "'":
+            return "'" + str(value).replace("'", "''") + "'"
+        raise _Unsupported  # literal blocks are written by the caller
+    if kind is RawPlain:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _float_text(value)
+    if value is None:
+        return ""
+    if kind is DoubleQuotedScalarString:
+        return _double_quoted(str(value))
+    if kind is SingleQuotedScalarString:
+        if not _single_quote_allowed(str(value)):
+            raise _Unsupported
+        return "'" + str(value).replace("'", "''") + "'"
+    raise _Unsupported
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _key_text(key: Any) -> str:
+    if type(key) is str:
+        return _str_key_text(key)
+    return _other_key_text(key)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _str_key_text(key: str) -> str:
+    return _other_key_text(key)
+
+
+def _other_key_text(key: Any) -> str:
+    if type(key) is not str:
+        if type(key) in (int, bool) or type(key) is RawPlain:
+            return _scalar_text(key)
+        raise _Unsupported
+    style = choose_string_style(key)
+    if style == "" and len(key) < 1024:
+        return key
+    if style in ('"', "'"):
+        return _scalar_text(key)
+    raise _Unsupported
+
+
+def _is_literal(value: Any) -> bool:
+    if type(value) is LiteralScalarString:
+        return True
+    return type(value) is str and "\n" in value and choose_string_style(value) == "|"
+
+
+def _literal_lines(value: str, indent: int) -> list[str]:
+    """Header and content lines of a literal block scalar (content indented by `indent`)."""
+    if not _literal_allowed(value):
+        raise _Unsupported
+    if value.endswith("\n\n") or value == "\n":
+        raise _Unsupported  # keep-chomping blocks need ruamel.yaml's document end marker
+    chomp = "" if value.endswith("\n") else "-"
+    body = value[:-1] if value.endswith("\n") else value
+    pad = " " * indent
+    lines = ["|" + chomp]
+    for line in body.split("\n"):
+        lines.append(pad + line if line else "")
+    return lines
+
+
+class _FastEmitter:
+    """Writes block-style YAML for plain trees exactly as the configured ruamel.yaml dumper would."""
+
+    def __init__(self, seq_indent: SeqIndent, *, track: bool = False) -> None:
+        self.wide = seq_indent == WIDE
+        self.out: list[str] = []
+        # With `track`, where[i] is the (container, key) whose scalar value is written on output line i.
+        self.where: list[tuple[Any, Any] | None] | None = [] if track else None
+
+    def _line(self, text: str, location: tuple[Any, Any] | None = None) -> None:
+        self.out.append(text)
+        if self.where is not None:
+            self.where.append(location)
+
+    def document(self, node: Any) -> str:
+        if isinstance(node, dict):
+            if not node:
+                return "{}\n"
+            self.mapping(node, 0)
+        elif isinstance(node, list):
+            if not node:
+                return "[]\n"
+            self.sequence(node, 0)
+        else:
+            raise _Unsupported
+        return "\n".join(self.out) + "\n"
+
+    def _check_container(self, node: Any, inherited: Any = None) -> None:
+        """Refuse containers with features the fast emitter does not write (ruamel.yaml writes those)."""
+        if not isinstance(node, CommentedBase):
+            return
+        comment_attrs = getattr(node, "ca", None)
+        if comment_attrs is not None:
+            own = comment_attrs.comment
+            if own and (any(own[1:]) or (own[0] is not None and own[0] is not inherited)):
+                raise _Unsupported
+            if comment_attrs.end:
+                raise _Unsupported
+            if comment_attrs.items and (
+                not isinstance(node, dict) or not all(_is_eol_entry(e) for e in comment_attrs.items.values())
+            ):
+                raise _Unsupported
+        fmt = getattr(node, Format.attrib, None)
+        if fmt is not None and fmt.flow_style():
+            raise _Unsupported
+        anchor = getattr(node, Anchor.attrib, None)
+        if anchor is not None and anchor.value is not None:
+            raise _Unsupported
+        tag = getattr(node, Tag.attrib, None)
+        if getattr(node, merge_attrib, None) or (tag is not None and tag.trval is not None):
+            raise _Unsupported
+
+    def mapping(
+        self, node: dict[Any, Any], indent: int, first_prefix: str | None = None, inherited: Any = None
+    ) -> None:
+        plain = type(node) is dict
+        if not plain:
+            self._check_container(node, inherited)
+        pad = " " * indent
+        first = True
+        for key, value in node.items():
+            prefix = first_prefix if (first and first_prefix is not None) else pad
+            first = False
+            token = None if plain else _eol_token(node, key)
+            head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
+            if plain and type(value) is str and self.where is None:
+                # The most common line by far: a plain key with a string value.
+                style = choose_string_style(value)
+                if style == "":
+                    self.out.append(head + " " + value)
+                    continue
+            self.entry(head, value, indent, token, (node, key))
+
+    def entry(
+        self, head: str, value: Any, indent: int, token: Any = None, location: tuple[Any, Any] | None = None
+    ) -> None:
+        eol = (" " + token.value.rstrip("\n")) if token is not None else ""
+        if isinstance(value, dict):
+            if not value:
+                self._check_container(value, token)
+                self._line(head + " {}" + eol, location)
+                return
+            self._line(head + eol, location)
+            self.mapping(value, indent + 2, inherited=token)
+        elif isinstance(value, list):
+            if not value:
+                self._check_container(value, token)
+                self._line(head + " []" + eol, location)
+                return
+            self._line(head + eol, location)
+            self._check_container(value, token)
+            self.sequence(value, indent + 2 if self.wide else indent, checked=True)
+        elif _is_literal(value):
+            if token is not None:
+                raise _Unsupported
+            lines = _literal_lines(str(value), indent + 2)
+            self._line(head + " " + lines[0], location)
+            for line in lines[1:]:
+                self._line(line)
+        else:
+            text = _scalar_text(value)
+            self._line((head + " " + text if text else head) + eol, location)
+
+    def sequence(
+        self, node: list[Any], indent: int, first_prefix: str | None = None, *, checked: bool = False
+    ) -> None:
+        if not checked:
+            self._check_container(node)
+        pad = " " * indent
+        first = True
+        for index, item in enumerate(node):
+            prefix = (first_prefix if (first and first_prefix is not None) else pad) + "- "
+            first = False
+            if isinstance(item, dict) and item:
+                self.mapping(item, indent + 2, first_prefix=prefix)
+            elif isinstance(item, list) and item:
+                if self.wide:
+                    raise _Unsupported  # ruamel.yaml writes nested wide sequences oddly; let it do so
+                self.sequence(item, indent + 2, first_prefix=prefix)
+            elif isinstance(item, (dict, list)):
+                self._check_container(item)
+                self._line(prefix + ("{}" if isinstance(item, dict) else "[]"))
+            elif _is_literal(item):
+                lines = _literal_lines(str(item), indent + 2)
+                self._line(prefix + lines[0])
+                for line in lines[1:]:
+                    self._line(line)
+            else:
+                self._line(prefix + _scalar_text(item), (node, index))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public interface
+# ---------------------------------------------------------------------------------------------------------
+
+_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+
+
+def _split_documents(text: str) -> list[str] | None:
+    """Split a stream into document texts, or None when the stream is not simple enough to split by lines."""
+    chunks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if _SEPARATOR.match(line):
+            if line.strip() not in ("---", "..."):
+                return None
+            chunks.append([])
+            continue
+        chunks[-1].append(line)
+    documents = []
+    for chunk in chunks:
+        body = "\n".join(chunk).strip("\n")
+        if body.strip():
+            documents.append(body + "\n")
+    return documents
+
+
+_NOT_LOADED: Final = object()
+
+
+def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
+    """Parse with yaml-rs and recover the spellings it drops (quotes, `0644`, `True`) from the text.
+
+    yaml-rs is far faster than PyYAML but keeps no styles; we write the tree back, compare it line by line
+    with the source and, where only a scalar's spelling differs, store that spelling on the tree. Returns the
+    tree and, for each line, the (container, key) written on it; None when anything else differs (the caller
+    then falls back to slower parsers).
+    """
+    if _yaml_rs is None:
+        return None
+    try:
+        node = _yaml_rs.loads(body, parse_datetime=False)
+    except (_yaml_rs.YAMLDecodeError, ValueError, TypeError, RecursionError, OverflowError):
+        return None
+    if not isinstance(node, dict):
+        return None
+    emitter = _FastEmitter(seq_indent, track=True)
+    try:
+        emitted = emitter.document(node)
+    except (_Unsupported, RecursionError):
+        return None
+    assert emitter.where is not None
+    if emitted == body:
+        return node, emitter.where
+    wanted = body.split("\n")
+    written = emitted.split("\n")
+    if len(wanted) != len(written):
+        return None
+    for index, (source, ours) in enumerate(zip(wanted, written, strict=True)):
+        if source != ours and not _recover_spelling(source, ours, emitter.where[index]):
+            return None
+    return node, emitter.where
+
+
+_BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
+
+
+def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
+    """Take end-of-line comments off a document's lines: (text without them, {line: comment}).
+
+    Lines inside block scalars are text and are left alone. None when a comment cannot be taken off safely:
+    a full-line comment, a `#` that may be inside quotes, or a comment after a block scalar indicator.
+    """
+    lines = chunk.split("\n")
+    comments: dict[int, str] = {}
+    block_indent: int | None = None
+    for index, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if block_indent is not None:
+            if not stripped or indent > block_indent:
+                continue
+            block_indent = None
+        if "#" in line:
+            if stripped.startswith("#"):
+                return None
+            position = line.find(" #")
+            if position < 0:
+                continue  # a `#` not after a space is text (`http://host/#anchor`)
+            if "'" in line[:position] or '"' in line[:position]:
+                return None
+            before = line[:position].rstrip(" ")
+            if before.endswith(_BLOCK_INDICATORS):
+                return None
+            comments[index] = line[position + 1 :]
+            lines[index] = before
+        if lines[index].endswith(_BLOCK_INDICATORS):
+            block_indent = indent
+    return "\n".join(lines), comments
+
+
+def _attach_comments(node: Any, where: list[Any], comments: dict[int, str]) -> Any:
+    """Put end-of-line comments on the map keys written on those lines; None when one has no map key."""
+    wanted: dict[int, list[tuple[Any, str]]] = {}
+    for index, text in comments.items():
+        location = where[index] if index < len(where) else None
+        if location is None or not isinstance(location[0], dict):
+            return None
+        container, key = location
+        wanted.setdefault(id(container), []).append((key, text))
+    converted: dict[int, CommentedMap] = {}
+
+    def convert(container: dict[Any, Any]) -> CommentedMap:
+        commented = container if isinstance(container, CommentedMap) else CommentedMap(container)
+        for key, text in wanted[id(container)]:
+            commented.ca.items[key] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
+        converted[id(container)] = commented
+        return commented
+
+    root = convert(node) if id(node) in wanted else node
+    stack = [root]
+    while stack and len(converted) < len(wanted):
+        current = stack.pop()
+        items = current.items() if isinstance(current, dict) else enumerate(current)
+        for key, value in list(items):
+            if isinstance(value, dict) and id(value) in wanted and id(value) not in converted:
+                current[key] = value = convert(value)
+            if isinstance(value, dict | list):
+                stack.append(value)
+    return root if len(converted) == len(wanted) else None
+
+
+def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) -> bool:
+    """Store on the tree the spelling a scalar has in the source line; False when that is not possible."""
+    if location is None:
+        return False
+    container, key = location
+    value = container[key]
+    try:
+        text = _scalar_text(value)
+    except _Unsupported:
+        return False
+    if not ours.endswith(text):
+        return False
+    prefix = ours[: len(ours) - len(text)]
+    if not source.startswith(prefix):
+        return False
+    token = source[len(prefix) :]
+    spelled: Any = None
+    if isinstance(value, str) and len(token) >= 2 and token[0] == token[-1] == "'":
+        if token[1:-1].replace("''", "'") == value and _single_quote_allowed(value):
+            spelled = SingleQuotedScalarString(value)
+    elif isinstance(value, str) and len(token) >= 2 and token[0] == token[-1] == '"':
+        if _double_quoted(value) == token:
+            spelled = DoubleQuotedScalarString(value)
+    elif resolves_to_non_string(token) and _plain_allowed(token):
+        spelled = RawPlain(token)
+    if spelled is None or _scalar_text(spelled) != token:
+        return False
+    container[key] = spelled
+    return True
+
+
+def _fast_parse(text: str) -> list[Document] | None:
+    """Documents that are already written the way we write them, read without the round-trip parser.
+
+    None when any document is not (comments other than the kpt merge comment, unusual layout, ...).
+    """
+    if "\r" in text or "\t" in text or "&" in text or "!" in text:
+        return None
+    chunks = _split_documents(text)
+    if chunks is None:
+        return None
+    documents = []
+    for chunk in chunks:
+        document = _fast_parse_chunk(chunk)
+        if document is None:
+            return None
+        documents.append(document)
+    return documents
+
+
+def _fast_parse_chunk(chunk: str) -> Document | None:
+    body, comments = chunk, {}
+    if "#" in chunk:
+        split = _split_comments(chunk)
+        if split is None:
+            return None
+        body, comments = split
+    seq_indent = detect_seq_indent(chunk)
+    loaded = _rust_load_canonical(body, seq_indent)
+    if loaded is not None:
+        node, where = loaded
+        if comments:
+            node = _attach_comments(node, where, comments)
+            if node is None:
+                return None
+    else:
+        node = _try_fast_load(body, keep_styles=True)
+        if node is _NOT_LOADED or not isinstance(node, dict):
+            return None
+        if comments:
+            # Without yaml-rs only the merge comment on `metadata:` is placed here.
+            lines = body.split("\n")
+            if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
+                return None
+            node = CommentedMap(node)
+            text = next(iter(comments.values()))
+            node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
+    try:
+        _check_shape(node, "document")
+        emitted = _FastEmitter(seq_indent).document(node)
+    except (InvalidSpec, _Unsupported, RecursionError):
+        return None
+    return Document(node, seq_indent) if emitted == chunk else None
+
+
+MAX_DEPTH: Final = 100
+"""Deepest nesting of maps and lists accepted in a document (Kubernetes objects stay far below)."""
+MAX_NODES: Final = 1_000_000
+"""Most nodes a document may expand to (aliases count every time they are used: no billion laughs)."""
+
+
+def _check_shape(node: Any, where: str) -> None:
+    """Refuse trees that are too deep or expand (through aliases) to too many nodes."""
+    stack = [(node, 0)]
+    count = 0
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise InvalidSpec(f"{where} is nested more than {MAX_DEPTH} levels deep.")
+        if count > MAX_NODES:
+            raise InvalidSpec(f"{where} expands to more than {MAX_NODES} YAML nodes (aliases included).")
+        if isinstance(current, dict):
+            stack.extend((value, depth + 1) for value in current.values())
+        elif isinstance(current, list):
+            stack.extend((value, depth + 1) for value in current)
+
+
+def _ruamel_load(text: str, *, where: str, all_documents: bool) -> Any:
+    """ruamel.yaml round-trip parse with its errors (and warnings, such as a reused anchor) handled."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuamelYAMLWarning)
+            warnings.simplefilter("ignore", RuamelYAMLFutureWarning)
+            if all_documents:
+                return [node for node in _ruamel().load_all(text) if node is not None]
+            return _ruamel().load(text)
+    except RuamelYAMLError as exc:
+        raise InvalidSpec(f"{where} is not valid YAML: {_first_line(exc)}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, KeyError, IndexError) as exc:
+        # ruamel.yaml raises plain Python errors on some malformed or hostile inputs.
+        raise InvalidSpec(f"{where} is not valid YAML ({type(exc).__name__}).") from exc
+
+
+def _slow_parse(text: str, path: str) -> list[Document]:
+    chunks = _split_documents(text)
+    nodes = _ruamel_load(text, where=f"File {path!r}", all_documents=True)
+    for node in nodes:
+        _check_shape(node, f"File {path!r}")
+    if chunks is not None and len(chunks) == len(nodes):
+        indents = [detect_seq_indent(chunk) for chunk in chunks]
+    else:
+        indents = [detect_seq_indent(text)] * len(nodes)
+    for node in nodes:
+        normalize_comments(node)
+    return [Document(node, indent) for node, indent in zip(nodes, indents, strict=True)]
+
+
+def normalize_comments(node: Any, offset: int = 0) -> None:
+    """Make comments print like kyaml prints them, for a tree read at indentation `offset`.
+
+    End-of-line comments get a single space before the `#`; full-line comments move `offset` columns left
+    (function output items sit two or more columns deeper than they will in a file).
+    """
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, CommentedBase):
+            comment_attrs = getattr(current, "ca", None)
+            if comment_attrs is not None:
+                if comment_attrs.comment:
+                    _normalize_entry(comment_attrs.comment, offset, seen)
+                for entry in comment_attrs.items.values():
+                    _normalize_entry(entry, offset, seen)
+                if comment_attrs.end:
+                    _normalize_entry([None, comment_attrs.end], offset, seen)
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+
+
+def _normalize_entry(entry: Any, offset: int, seen: set[int]) -> None:
+    for part in entry:
+        if isinstance(part, CommentToken):
+            _normalize_token(part, offset, seen, eol=True)
+        elif isinstance(part, list):
+            for token in part:
+                if isinstance(token, CommentToken):
+                    _normalize_token(token, offset, seen, eol=False)
+
+
+def _normalize_token(token: CommentToken, offset: int, seen: set[int], *, eol: bool) -> None:
+    if id(token) in seen:
+        return
+    seen.add(id(token))
+    lines = token.value.split("\n")
+    if offset:
+        lines = [lines[0], *(_dedent(line, offset) for line in lines[1:])]
+        token.value = "\n".join(lines)
+    column = getattr(token.start_mark, "column", 0) or 0
+    if eol and lines[0].startswith("#"):
+        token.start_mark = cast(Any, CommentMark(0))
+    elif not eol and offset:
+        token.start_mark = cast(Any, CommentMark(max(0, column - offset)))
+
+
+def _dedent(line: str, offset: int) -> str:
+    stripped = line.lstrip(" ")
+    removable = min(offset, len(line) - len(stripped))
+    return line[removable:]
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def parse_documents(text: str, *, path: str) -> list[Document]:
+    """Parse a YAML stream into its non-empty documents, keeping comments and styles.
+
+    Raises `InvalidSpec` naming `path` when the text is not valid YAML.
+    """
+    documents = _fast_parse(text)
+    if documents is not None:
+        return documents
+    return _slow_parse(text, path)
+
+
+def emit_document(node: Any, *, seq_indent: SeqIndent = COMPACT) -> str:
+    """Write one document (no leading `---`), ending with a newline."""
+    try:
+        return _FastEmitter(seq_indent).document(node)
+    except _Unsupported:
+        pass
+    buffer = io.StringIO()
+    _ruamel(seq_indent).dump(node, buffer)
+    return buffer.getvalue()
+
+
+def emit_documents(documents: list[Document]) -> str:
+    """Write documents as one stream separated by `---` lines, as kyaml writes a file."""
+    return "---\n".join(emit_document(doc.node, seq_indent=doc.seq_indent) for doc in documents)
+
+
+def emit_file(path: str, docs: list[Document]) -> str:
+    """The text of a package file holding `docs`, as kyaml writes it.
+
+    A `.json` file with a single document is written as indented JSON with sorted keys (Go's encoder);
+    everything else as YAML documents separated by `---`.
+    """
+    if path.endswith(".json") and len(docs) == 1:
+        return emit_json(docs[0].node)
+    return emit_documents(docs)
+
+
+def json_line(node: Any) -> str | None:
+    """The tree as one line of JSON (valid YAML), or None when JSON would lose something.
+
+    Used for function input: JSON is written at C speed, and a function reads it like any YAML. Trees with
+    comments (other than kpt's `metadata: # kpt-merge` comment, which no function uses and which stays in our
+    own tree), verbatim spellings such as `0644`, or floats keep the YAML form.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            if isinstance(current, CommentedBase) and not _only_merge_comment(current):
+                return None
+            for key, value in current.items():
+                if type(key) is not str and not isinstance(key, ScalarString):
+                    return None
+                stack.append(value)
+        elif isinstance(current, list):
+            if isinstance(current, CommentedBase) and _has_any_comment(current):
+                return None
+            stack.extend(current)
+        elif isinstance(current, RawPlain | float) or not (current is None or isinstance(current, str | int)):
+            return None
+    return json.dumps(node, ensure_ascii=True, check_circular=False)
+
+
+def _has_any_comment(node: CommentedBase) -> bool:
+    comment_attrs = getattr(node, "ca", None)
+    return comment_attrs is not None and bool(
+        comment_attrs.comment or comment_attrs.items or comment_attrs.end
+    )
+
+
+def _only_merge_comment(node: CommentedBase) -> bool:
+    comment_attrs = getattr(node, "ca", None)
+    if comment_attrs is None:
+        return True
+    if comment_attrs.end or (comment_attrs.comment and any(comment_attrs.comment)):
+        return False
+    for key, entry in comment_attrs.items.items():
+        if key != "metadata" or not _is_eol_entry(entry) or "kpt-merge:" not in entry[2].value:
+            return False
+    return True
+
+
+def emit_json(node: Any) -> str:
+    """A tree as Go's `encoding/json` writes it with two-space indentation (keys sorted, HTML escaped)."""
+    text = json.dumps(_json_value(node), indent=2, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text + "\n"
+
+
+def _json_value(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(plain_value(k)): _json_value(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_value(v) for v in node]
+    if isinstance(node, RawPlain):
+        return raw_value(str(node))
+    if isinstance(node, ScalarString):
+        return str(node)
+    if isinstance(node, float) and (math.isnan(node) or math.isinf(node)):
+        return _float_text(node)
+    return node
+
+
+def raw_value(text: str) -> Any:
+    """The value go-yaml gives a verbatim plain scalar when decoding into an untyped Go value."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return text.lower() == "true"
+    plain = text.replace("_", "")
+    if _GO_INT.match(plain):
+        sign = -1 if plain.startswith("-") else 1
+        digits = plain.lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0" and digits[1] in "0123456789":
+            return sign * int(digits, 8)
+        return sign * int(digits, 0)
+    if _GO_FLOAT.match(plain):
+        return float(plain)
+    return text
+
+
+_COMMENT = re.compile(r"(?:^|[ \t])#(.*)$", re.MULTILINE)
+
+
+def comment_texts(text: str) -> frozenset[str]:
+    """The texts of everything that looks like a comment in YAML text (strings with ' #' count too)."""
+    return frozenset(match.strip() for match in _COMMENT.findall(text))
+
+
+def load_function_output(text: str, *, what: str, sent_comments: frozenset[str] = frozenset()) -> Any:
+    """Parse a function's output ResourceList; `what` names the function in error messages.
+
+    Comments only matter when the function wrote new ones: when every comment in the output was already in
+    the input (`sent_comments`), the output is read with a fast parser that drops comments, and the caller
+    keeps the comments of its own trees. Otherwise the round-trip parser reads the output with its comments.
+    """
+    where = f"The output of {what}"
+    node: Any = _NOT_LOADED
+    if "#" not in text or comment_texts(text) <= sent_comments:
+        node = _fast_load_output(text)
+    if node is _NOT_LOADED:
+        node = _ruamel_load(text, where=where, all_documents=False)
+    _check_shape(node, where)
+    return node
+
+
+def _fast_load_output(text: str) -> Any:
+    if _yaml_rs is not None:
+        try:
+            return _yaml_rs.loads(text, parse_datetime=False)
+        except (_yaml_rs.YAMLDecodeError, ValueError, TypeError, RecursionError, OverflowError):
+            return _NOT_LOADED
+    return _try_fast_load(text)
+
+
+def _try_fast_load(text: str, *, keep_styles: bool = False) -> Any:
+    try:
+        return _fast_load(text, keep_styles=keep_styles)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError, KeyError, IndexError):
+        return _NOT_LOADED
+
+
+def walk_strings(node: Any) -> Iterator[str]:
+    """Every string scalar in a tree (keys and values); used for cheap content checks."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if isinstance(key, str):
+                    yield key
+                stack.append(value)
+        elif isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, str):
+            yield current
+
+
+def new_map() -> CommentedMap:
+    """An empty mapping node that can later carry comments."""
+    return CommentedMap()
+
+
+def new_seq() -> CommentedSeq:
+    """An empty sequence node that can later carry comments."""
+    return CommentedSeq()
+
+
+def quoted(text: str) -> str:
+    """A string that is always written double-quoted (`"true"`), as kpt writes the annotations it adds."""
+    return cast(str, DoubleQuotedScalarString(text))
+
+
+def scalar_signature(value: Any) -> tuple[str, str]:
+    """What a scalar looks like when written (type and text), for comparing spellings, not just values."""
+    try:
+        return ("text", _scalar_text(value))
+    except _Unsupported:
+        return (type(value).__name__, str(value))
+
+
+def plain_value(value: Any) -> Any:
+    """The plain Python value of a scalar, for comparisons: styles and verbatim spellings removed."""
+    if isinstance(value, ScalarString | RawPlain):
+        return str(value)
+    return value

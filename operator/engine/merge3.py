@@ -1,0 +1,307 @@
+"""Three-way merge of one KRM resource, as kyaml's merge3 walker does it for `kpt pkg update`.
+
+`merge(dest, original, updated)` folds the upstream change (original → updated) into the local copy (`dest`),
+in place where possible, and returns the merged tree (or `CLEAR` when the resource's root was cleared):
+
+* maps are merged field by field (field names of all three, sorted); a field that upstream changed takes the
+  upstream value, even when the local copy changed it too (upstream wins a conflict); unchanged upstream
+  fields
+  keep the local value; new upstream fields are appended;
+* associative lists (elements keyed by a merge key such as `name` or `containerPort`) are merged element by
+  element; other lists are replaced as a whole when upstream changed them;
+* an explicit null on either side clears the field.
+
+Which lists are associative: for well-known Kubernetes kinds the merge keys of their OpenAPI schema (a small
+built-in table of the lists that carry one); for anything else kyaml's inference (the first of `mountPath`,
+`devicePath`, `ip`, `type`, `topologyKey`, `name`, `containerPort` that every element has).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from porch_operator.engine import documents, trees
+from porch_operator.errors import InvalidSpec
+
+
+class _Clear:
+    """Marker: the field (or element) is removed from the result."""
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR: Final = _Clear()
+
+ASSOCIATIVE_KEYS: Final = ("mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort")
+
+# Kinds whose schema kyaml knows (Kubernetes built-ins); lists in them merge only when the schema has a key.
+_BUILTIN_GROUPS: Final = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "storage.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "node.k8s.io",
+        "discovery.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "certificates.k8s.io",
+        "events.k8s.io",
+    }
+)
+# (field name, parent field name or None for any) -> merge key ('' for a list of scalars merged as a set).
+_SCHEMA_KEYS: Final[dict[tuple[str, str | None], str]] = {
+    ("containers", None): "name",
+    ("initContainers", None): "name",
+    ("ephemeralContainers", None): "name",
+    ("env", None): "name",
+    ("volumes", None): "name",
+    ("volumeMounts", None): "mountPath",
+    ("volumeDevices", None): "devicePath",
+    ("imagePullSecrets", None): "name",
+    ("hostAliases", None): "ip",
+    ("topologySpreadConstraints", None): "topologyKey",
+    ("ownerReferences", "metadata"): "uid",
+    ("finalizers", "metadata"): "",
+    ("conditions", None): "type",
+}
+
+
+def _group(api_version: Any) -> str:
+    text = str(api_version or "")
+    return text.rsplit("/", 1)[0] if "/" in text else ""
+
+
+class _Missing:
+    """Marker: the field does not exist in this source (as opposed to an explicit null)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING: Final = _Missing()
+
+
+class _Context:
+    def __init__(self, builtin: bool) -> None:
+        self.builtin = builtin
+
+
+def merge(dest: Any, original: Any, updated: Any) -> Any:
+    """Merge the upstream change `original` → `updated` into `dest`; returns the result or `CLEAR`.
+
+    Pass None for a side that does not have the resource.
+    """
+    sources = tuple(_MISSING if node is None else node for node in (dest, original, updated))
+    api_version = next(
+        (n.get("apiVersion") for n in sources if isinstance(n, dict) and n.get("apiVersion")),
+        None,
+    )
+    context = _Context(builtin=api_version is not None and _group(api_version) in _BUILTIN_GROUPS)
+    return _walk(sources[0], sources[1], sources[2], (), context)
+
+
+def _is_tagged_null(node: Any) -> bool:
+    return node is None or (
+        isinstance(node, documents.RawPlain) and str(node) in ("~", "null", "Null", "NULL")
+    )
+
+
+def _missing_or_null(node: Any) -> bool:
+    return node is _MISSING or _is_tagged_null(node)
+
+
+def _kind(node: Any) -> str:
+    if isinstance(node, dict):
+        return "map"
+    if isinstance(node, list):
+        return "seq"
+    return "scalar"
+
+
+def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
+    sources = (dest, original, updated)
+    kinds = [_kind(s) for s in sources if not _missing_or_null(s)]
+    if len(set(kinds)) > 1:
+        raise InvalidSpec(
+            f"Cannot merge field {'.'.join(path) or '(root)'}: the local copy, the old upstream and the new "
+            "upstream disagree on whether it is a map, a list or a single value."
+        )
+    kind = kinds[0] if kinds else "map"
+    if kind == "map":
+        return _walk_map(dest, original, updated, path, context)
+    if kind == "seq":
+        key = _list_key(sources, path, context)
+        if key is None:
+            return _visit_non_associative(dest, original, updated)
+        return _walk_associative(dest, original, updated, key=key, path=path, context=context)
+    return _visit_scalar(dest, original, updated)
+
+
+def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
+    if _is_tagged_null(updated) or _is_tagged_null(dest):
+        return CLEAR
+    if dest is _MISSING and updated is _MISSING:
+        return CLEAR
+    if dest is _MISSING:
+        dest = documents.new_map()
+    names = sorted(
+        {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
+    )
+    for name in names:
+        value = _walk(
+            _field(dest, name), _field(original, name), _field(updated, name), (*path, name), context
+        )
+        _set_field(dest, name, value)
+    return dest
+
+
+def _field(node: Any, name: str) -> Any:
+    if not isinstance(node, dict):
+        return _MISSING
+    if name in node:
+        return node[name]
+    for key in node:
+        if str(key) == name:
+            return node[key]
+    return _MISSING
+
+
+def _set_field(mapping: Any, name: str, value: Any) -> None:
+    existing = next((k for k in mapping if str(k) == name), None)
+    if value is CLEAR or value is _MISSING:
+        if existing is not None:
+            trees.delete_key(mapping, existing)
+        return
+    if existing is not None:
+        if mapping[existing] is not value:
+            mapping[existing] = value
+    else:
+        mapping[name] = value
+
+
+def _visit_scalar(dest: Any, original: Any, updated: Any) -> Any:
+    if _is_tagged_null(updated) or _is_tagged_null(dest):
+        return CLEAR
+    if _missing_or_null(updated) != _missing_or_null(original):
+        return updated
+    if _missing_or_null(updated) and _missing_or_null(original):
+        return dest
+    if documents.scalar_signature(updated) != documents.scalar_signature(original):
+        return updated
+    return dest
+
+
+def _visit_non_associative(dest: Any, original: Any, updated: Any) -> Any:
+    if _is_tagged_null(updated) or _is_tagged_null(dest):
+        return CLEAR
+    if _missing_or_null(updated) != _missing_or_null(original):
+        return updated
+    if _missing_or_null(updated) and _missing_or_null(original):
+        return dest
+    if not trees.equal(updated, original) or _styles_differ(updated, original):
+        return updated
+    return dest
+
+
+def _styles_differ(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return any(_styles_differ(x, y) for x, y in zip(a, b, strict=False))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return any(_styles_differ(v, b[k]) for k, v in a.items() if k in b)
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return documents.scalar_signature(a) != documents.scalar_signature(b)
+
+
+def _list_key(sources: tuple[Any, ...], path: tuple[str, ...], context: _Context) -> str | None:
+    """The merge key of a list, '' for a list of scalars merged as a set, None for a non-associative list."""
+    if context.builtin and path:
+        name = path[-1]
+        parent = path[-2] if len(path) > 1 else None
+        if name == "ports":
+            # Service ports merge on `port`, container ports on `containerPort`.
+            return "port" if path == ("spec", "ports") else "containerPort"
+        for candidate in ((name, parent), (name, None)):
+            if candidate in _SCHEMA_KEYS:
+                return _SCHEMA_KEYS[candidate]
+        return None
+    for source in sources:
+        if isinstance(source, list) and source:
+            key = _associative_key(source)
+            if key:
+                return key
+    return None
+
+
+def _associative_key(elements: list[Any]) -> str | None:
+    for key in ASSOCIATIVE_KEYS:
+        if all(isinstance(e, dict) and _field(e, key) is not _MISSING for e in elements):
+            return key
+    return None
+
+
+def _element_value(element: Any, key: str) -> str | None:
+    if key == "":
+        return None if isinstance(element, dict | list) else str(documents.plain_value(element))
+    value = _field(element, key)
+    if value is _MISSING or isinstance(value, dict | list) or value is None:
+        return None
+    return str(documents.plain_value(value))
+
+
+def _find(elements: Any, key: str, value: str) -> Any:
+    if not isinstance(elements, list):
+        return _MISSING
+    for element in elements:
+        if _element_value(element, key) == value:
+            return element
+    return _MISSING
+
+
+def _walk_associative(
+    dest: Any, original: Any, updated: Any, *, key: str, path: tuple[str, ...], context: _Context
+) -> Any:
+    if _missing_or_null(updated) and not _missing_or_null(original):
+        return CLEAR
+    if _missing_or_null(dest):
+        dest = documents.new_seq()
+    values: list[str] = []
+    for source in (dest, original, updated):
+        if isinstance(source, list):
+            for element in source:
+                value = _element_value(element, key)
+                if value is not None and value not in values:
+                    values.append(value)
+    for value in values:
+        local, old, new = (_find(s, key, value) for s in (dest, original, updated))
+        if key == "":
+            merged = _visit_scalar(local, old, new)
+        else:
+            merged = _walk(local, old, new, (*path, f"[{key}={value}]"), context)
+            if isinstance(merged, dict) and merged and _field(merged, key) is _MISSING:
+                merged[key] = value
+        _set_element(dest, local, merged)
+    return dest if dest else CLEAR
+
+
+def _set_element(dest: list[Any], local: Any, merged: Any) -> None:
+    """Replace, drop or append an element; `local` is the element object that was in `dest`, if any."""
+    index = next((i for i, e in enumerate(dest) if e is local), None) if local is not _MISSING else None
+    empty = merged is CLEAR or _missing_or_null(merged) or (isinstance(merged, dict) and not merged)
+    if empty:
+        if index is not None:
+            del dest[index]
+        return
+    if index is None:
+        dest.append(merged)
+    elif dest[index] is not merged:
+        dest[index] = merged

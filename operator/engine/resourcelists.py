@@ -1,0 +1,229 @@
+"""The KRM function wire format: building input ResourceLists and reading function output.
+
+A function receives `config.kubernetes.io/v1` `ResourceList` YAML: `items` (each carrying the annotations kpt
+adds: path, index, id, seqindent, package-path, in both their current `internal.` and legacy spellings) and an
+optional `functionConfig`. Its output has `items` and optionally `results`.
+
+Items are written one by one (each with the sequence indentation of its own file) and indented into the list,
+so building a list costs one emit per resource and no copy of the trees. Used only by `render`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from porch_operator.engine import documents
+from porch_operator.errors import InvalidSpec
+
+API_VERSION: Final = "config.kubernetes.io/v1"
+KIND: Final = "ResourceList"
+
+PATH: Final = "internal.config.kubernetes.io/path"
+INDEX: Final = "internal.config.kubernetes.io/index"
+ID: Final = "internal.config.kubernetes.io/id"
+SEQ_INDENT: Final = "internal.config.kubernetes.io/seqindent"
+PACKAGE_PATH: Final = "internal.config.kubernetes.io/package-path"
+MIGRATION_ID: Final = "internal.config.kubernetes.io/annotations-migration-resource-id"
+LEGACY_PATH: Final = "config.kubernetes.io/path"
+LEGACY_INDEX: Final = "config.kubernetes.io/index"
+LEGACY_ID: Final = "config.k8s.io/id"
+KPT_RESOURCE_ID: Final = "internal.config.k8s.io/kpt-resource-id"
+
+INTERNAL_ANNOTATIONS: Final = frozenset(
+    {
+        PATH,
+        INDEX,
+        ID,
+        SEQ_INDENT,
+        PACKAGE_PATH,
+        MIGRATION_ID,
+        LEGACY_PATH,
+        LEGACY_INDEX,
+        LEGACY_ID,
+        KPT_RESOURCE_ID,
+    }
+)
+
+
+def function_input_annotations(
+    *, path: str, index: int, item_id: int, seq_indent: str, package_path: str
+) -> dict[str, str]:
+    """The annotations kpt adds to an item before handing it to a function."""
+    return {
+        LEGACY_INDEX: str(index),
+        LEGACY_PATH: path,
+        INDEX: str(index),
+        PACKAGE_PATH: package_path,
+        PATH: path,
+        SEQ_INDENT: seq_indent,
+        MIGRATION_ID: str(item_id),
+        ID: str(item_id),
+        LEGACY_ID: str(item_id),
+    }
+
+
+def with_annotations(node: Any, extra: Mapping[str, str]) -> Any:
+    """A shallow copy of a resource whose `metadata.annotations` also holds `extra`; `node` is unchanged."""
+    metadata = node.get("metadata")
+    new_metadata = metadata.copy() if isinstance(metadata, dict) else {}
+    annotations = new_metadata.get("annotations")
+    new_annotations = annotations.copy() if isinstance(annotations, dict) else {}
+    for key, value in extra.items():
+        new_annotations[key] = value
+    new_metadata["annotations"] = new_annotations
+    copied = node.copy()
+    copied["metadata"] = new_metadata
+    return copied
+
+
+def _indent_item(text: str) -> str:
+    lines = text.rstrip("\n").split("\n")
+    out = ["- " + lines[0]]
+    out.extend(("  " + line) if line else "" for line in lines[1:])
+    return "\n".join(out)
+
+
+def build(items: Iterable[tuple[Any, str]], function_config: Any | None) -> bytes:
+    """A ResourceList from (resource node with its annotations, seq indent) pairs and a functionConfig."""
+    parts = [f"apiVersion: {API_VERSION}", f"kind: {KIND}"]
+    item_texts = [_item_text(node, seq_indent) for node, seq_indent in items]
+    if item_texts:
+        parts.append("items:")
+        parts.extend(item_texts)
+    else:
+        parts.append("items: []")
+    if function_config is not None:
+        config = documents.emit_document(function_config).rstrip("\n")
+        if config in ("{}", "[]") or config.startswith(("{", "[")):
+            parts.append("functionConfig: " + config)
+        else:
+            parts.append("functionConfig:")
+            parts.extend(("  " + line) if line else "" for line in config.split("\n"))
+    return ("\n".join(parts) + "\n").encode("utf-8")
+
+
+def _item_text(node: Any, seq_indent: str) -> str:
+    line = documents.json_line(node)
+    if line is not None:
+        return "- " + line
+    return _indent_item(documents.emit_document(node, seq_indent=_seq(seq_indent)))
+
+
+def _seq(value: str) -> documents.SeqIndent:
+    return documents.WIDE if value == documents.WIDE else documents.COMPACT
+
+
+def parse_output(
+    data: bytes, *, what: str, sent_comments: frozenset[str] = frozenset()
+) -> tuple[list[Any], Any]:
+    """The `items` and raw `results` of a function's output; `InvalidSpec` when it is not a ResourceList.
+
+    `sent_comments` are the comment texts of the input (see `documents.load_function_output`).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSpec(f"The output of {what} is not UTF-8 text.") from exc
+    parsed = documents.load_function_output(text, what=what, sent_comments=sent_comments)
+    if parsed is None:
+        return [], None
+    if not isinstance(parsed, dict):
+        raise InvalidSpec(f"The output of {what} is not a ResourceList.")
+    kind = parsed.get("kind")
+    if kind is not None and kind != KIND:
+        raise InvalidSpec(f"The output of {what} has kind {kind!r}, expected {KIND!r}.")
+    items = parsed.get("items")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise InvalidSpec(f"The output of {what} has 'items' that is not a list.")
+    for item in items:
+        line_col = getattr(item, "lc", None)
+        if line_col is not None:
+            documents.normalize_comments(item, line_col.col or 0)
+    return items, parsed.get("results")
+
+
+def check_krm(node: Any, where: str) -> None:
+    """Raise `InvalidSpec` unless `node` is a KRM resource (apiVersion, kind and metadata.name set)."""
+    if not isinstance(node, dict):
+        raise InvalidSpec(f"{where} is not a KRM resource: it is not a mapping.")
+    for key in ("apiVersion", "kind"):
+        if not isinstance(node.get(key), str) or not node.get(key):
+            raise InvalidSpec(f"{where} is not a KRM resource: it has no `{key}`.")
+    metadata = node.get("metadata")
+    if not isinstance(metadata, dict):
+        raise InvalidSpec(f"{where} is not a KRM resource: it has no `metadata`.")
+    name = metadata.get("name")
+    if name is None or isinstance(name, dict | list) or str(name) == "":
+        raise InvalidSpec(f"{where} is not a KRM resource: it has no `metadata.name`.")
+    annotations = metadata.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        raise InvalidSpec(f"{where} has `metadata.annotations` that is not a mapping.")
+    labels = metadata.get("labels")
+    if labels is not None and not isinstance(labels, dict):
+        raise InvalidSpec(f"{where} has `metadata.labels` that is not a mapping.")
+
+
+def annotation(node: Any, key: str) -> str | None:
+    """A string annotation of a resource, or None."""
+    annotations = node.get("metadata", {}).get("annotations")
+    if not isinstance(annotations, dict):
+        return None
+    value = annotations.get(key)
+    return None if value is None else str(documents.plain_value(value))
+
+
+def strip_internal(node: Any, *, drop_empty: bool) -> None:
+    """Remove the annotations kpt uses in transit; with `drop_empty`, drop `annotations` left empty."""
+    metadata = node.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        return
+    for key in [k for k in annotations if k in INTERNAL_ANNOTATIONS]:
+        _delete(annotations, key)
+    if drop_empty and not annotations:
+        _delete(metadata, "annotations")
+
+
+def ensure_annotations(node: Any) -> None:
+    """Give a resource an (empty) annotations map at the end of its metadata if it has none.
+
+    kpt keeps its path/index annotations on every resource while rendering, so `annotations` holds its place
+    in `metadata` from the moment a resource is read; keys that functions add later go after it. Empty maps
+    are dropped again when files are written.
+    """
+    metadata = node.get("metadata")
+    if isinstance(metadata, dict) and not isinstance(metadata.get("annotations"), dict):
+        metadata["annotations"] = documents.new_map() if hasattr(metadata, "ca") else {}
+
+
+def drop_empty_annotations(node: Any) -> None:
+    """Remove an empty `metadata.annotations` map before a resource is written to a file."""
+    metadata = node.get("metadata")
+    if (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("annotations"), dict)
+        and not metadata["annotations"]
+    ):
+        _delete(metadata, "annotations")
+
+
+def _delete(mapping: Any, key: Any) -> None:
+    del mapping[key]
+    comment_attrs = getattr(mapping, "ca", None)
+    if comment_attrs is not None:
+        comment_attrs.items.pop(key, None)
+
+
+def config_map(data: Mapping[str, str]) -> dict[str, Any]:
+    """The ConfigMap kpt builds from a pipeline entry's `configMap` (all values as strings)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "function-input"},
+        "data": {str(k): str(v) for k, v in data.items()},
+    }

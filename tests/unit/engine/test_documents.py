@@ -1,0 +1,255 @@
+"""The YAML layer: round trips keep comments and styles; both emitters write the same text; kyaml's rules."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from porch_operator.engine import documents
+from porch_operator.errors import InvalidSpec
+
+CANONICAL = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: # kpt-merge: prod/web
+  name: web
+  namespace: prod
+  annotations:
+    config.kubernetes.io/local-config: "true"
+    internal.kpt.dev/upstream-identifier: 'apps|Deployment|prod|web'
+spec:
+  replicas: 3
+  paused: false
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.25
+        args:
+        - --port=8080
+        env: []
+      nodeSelector: {}
+  script: |
+    echo hello
+    echo world
+"""
+
+
+def test_canonical_document_is_read_fast_and_written_back_unchanged() -> None:
+    fast = documents._fast_parse(CANONICAL)
+    assert fast is not None, "a canonical document with only a merge comment takes the fast path"
+    docs = documents.parse_documents(CANONICAL, path="deploy.yaml")
+    assert documents.emit_documents(docs) == CANONICAL
+    assert documents.key_comment(docs[0].node, "metadata") == "kpt-merge: prod/web"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1 # one\nb:\n  c: x # see\n  d: # a map\n    e: 'f'\nurl: http://h/#frag\n",
+        "spec:\n  containers:\n  - name: app # the app\n    image: nginx:1.25 # kpt-set: ${image}\n",
+        "script: |\n  echo 1 # not a comment\nafter: x # a comment\n",
+    ],
+)
+def test_end_of_line_comments_take_the_fast_path(text: str) -> None:
+    fast = documents._fast_parse(text)
+    assert fast is not None
+    assert documents.emit_documents(fast) == text
+    assert documents.emit_documents(documents._slow_parse(text, "x.yaml")) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# head\na: 1\n",
+        "a: 'x # y' # real\n",
+        "a:\n- x # on an item\n",
+        "a: | # after the indicator\n  text\n",
+    ],
+)
+def test_other_comments_take_the_round_trip_parser(text: str) -> None:
+    assert documents._fast_parse(text) is None
+    assert documents.emit_documents(documents.parse_documents(text, path="x.yaml")) == text
+
+
+def test_comments_styles_and_order_survive_a_round_trip() -> None:
+    text = (
+        "# head comment\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata:\n"
+        "  name: cm # the name\n"
+        "data:\n"
+        "  z: '1'\n"
+        '  a: "text"\n'
+        "  # a full-line comment\n"
+        "  b: 0012\n"
+        "  c: True\n"
+    )
+    docs = documents.parse_documents(text, path="cm.yaml")
+    assert documents.emit_documents(docs) == text
+    assert list(docs[0].node["data"]) == ["z", "a", "b", "c"]
+
+
+def test_end_of_line_comments_get_one_space_like_kyaml() -> None:
+    docs = documents.parse_documents("a: 1   # wide\nb: 2\n", path="x.yaml")
+    assert documents.emit_documents(docs) == "a: 1 # wide\nb: 2\n"
+
+
+def test_multiple_documents_drop_empty_ones_and_markers() -> None:
+    text = "---\na: 1\n---\n---\n# only a comment\n---\nb: 2\n...\n"
+    docs = documents.parse_documents(text, path="multi.yaml")
+    assert [doc.node for doc in docs] == [{"a": 1}, {"b": 2}]
+    assert documents.emit_documents(docs) == "a: 1\n---\nb: 2\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a:\n- x\n", documents.COMPACT),
+        ("a:\n  - x\n", documents.WIDE),
+        ("a:\n    - x\n", documents.COMPACT),  # four spaces is neither; kyaml falls back to compact
+        ("a:\n  # comment\n  - x\n", documents.WIDE),
+        ("a: b\n", documents.COMPACT),
+    ],
+)
+def test_sequence_indentation_is_detected_as_kyaml_does(text: str, expected: str) -> None:
+    assert documents.detect_seq_indent(text) == expected
+
+
+def test_wide_documents_are_written_wide() -> None:
+    text = "items:\n  - a: 1\n    b: 2\n  - c\n"
+    docs = documents.parse_documents(text, path="w.yaml")
+    assert docs[0].seq_indent == documents.WIDE
+    assert documents.emit_documents(docs) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "style"),
+    [
+        ("plain", ""),
+        ("true", '"'),
+        ("yes", '"'),
+        ("1", '"'),
+        ("0x1F", '"'),
+        ("1.5e3", '"'),
+        ("2024-01-02", '"'),
+        ("", '"'),
+        ("a: b", "'"),
+        ("- item", "'"),
+        ("#hash", "'"),
+        ("|pipe", "'"),
+        ("line\nbreak\n", "|"),
+        ("tab\there", '"'),
+        (" leading", "'"),
+    ],
+)
+def test_string_styles_follow_go_yaml(value: str, style: str) -> None:
+    assert documents.choose_string_style(value) == style
+
+
+def test_invalid_yaml_is_an_invalid_spec_naming_the_file() -> None:
+    with pytest.raises(InvalidSpec, match=r"bad\.yaml"):
+        documents.parse_documents("a: [unclosed\n", path="bad.yaml")
+
+
+def test_single_json_document_is_written_as_indented_json() -> None:
+    node = {"kind": "ConfigMap", "apiVersion": "v1", "data": {"n": documents.RawPlain("12"), "s": "<&>"}}
+    text = documents.emit_file("x.json", [documents.Document(node, documents.COMPACT)])
+    assert text == (
+        '{\n  "apiVersion": "v1",\n  "data": {\n    "n": 12,\n    "s": "\\u003c\\u0026\\u003e"\n  },\n'
+        '  "kind": "ConfigMap"\n}\n'
+    )
+
+
+def test_function_output_items_are_dedented_comments() -> None:
+    output = (
+        "items:\n"
+        "- apiVersion: v1\n"
+        "  kind: ConfigMap\n"
+        "  metadata:\n"
+        "    name: a # eol\n"
+        "  data:\n"
+        "    k: v\n"
+        "    # about j\n"
+        "    j: w\n"
+    )
+    parsed = documents.load_function_output(output, what="test")
+    item = parsed["items"][0]
+    documents.normalize_comments(item, item.lc.col)
+    assert documents.emit_document(item) == (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # eol\ndata:\n  k: v\n  # about j\n  j: w\n"
+    )
+
+
+# -- the fast emitter writes exactly what ruamel.yaml writes --------------------------------------------
+
+_keys = st.sampled_from(["name", "a", "b-c", "x.y/z", "yes", "n", "1", "with space", "k:v", "#k", "-"])
+_scalars = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+    st.sampled_from(["true", "no", "0012", "1e3", "~", "a: b", "multi\nline\n", "ends\n\n", "x\n  y"]),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.booleans(),
+    st.none(),
+)
+_trees = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_keys, children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tree=st.dictionaries(_keys, _trees, min_size=1, max_size=5), wide=st.booleans())
+def test_fast_emitter_matches_ruamel(tree: dict[str, object], wide: bool) -> None:
+    indent = documents.WIDE if wide else documents.COMPACT
+    try:
+        fast = documents._FastEmitter(indent).document(tree)
+    except documents._Unsupported:
+        return
+    buffer = io.StringIO()
+    documents._ruamel(indent).dump(tree, buffer)
+    assert fast == buffer.getvalue()
+    # and what we write reads back as the same data
+    reread = documents.parse_documents(fast, path="t.yaml")[0].node
+    from porch_operator.engine import trees
+
+    assert trees.equal(trees.to_plain(reread), _as_read(tree))
+
+
+def _as_read(node: object) -> object:
+    """What a YAML reader returns for a tree we wrote (verbatim scalars compare by text)."""
+    if isinstance(node, dict):
+        return {k: _as_read(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_read(v) for v in node]
+    return node
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tree=st.dictionaries(_keys, _trees, min_size=1, max_size=5),
+    comment_lines=st.sets(st.integers(min_value=0, max_value=40), max_size=4),
+)
+def test_fast_and_round_trip_parsers_agree(tree: dict[str, object], comment_lines: set[int]) -> None:
+    buffer = io.StringIO()
+    documents._ruamel().dump(tree, buffer)
+    lines = buffer.getvalue().split("\n")
+    for index in comment_lines:
+        if index < len(lines) - 1 and lines[index]:
+            lines[index] += " # note " + str(index)
+    text = "\n".join(lines)
+    fast = documents._fast_parse(text)
+    if fast is None:
+        return
+    assert documents.emit_documents(fast) == text
+    from porch_operator.engine import trees
+
+    slow = documents._slow_parse(text, "t.yaml")
+    assert [trees.to_plain(d.node) for d in fast] == [trees.to_plain(d.node) for d in slow]

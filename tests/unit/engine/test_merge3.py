@@ -1,0 +1,92 @@
+"""Three-way merge of one resource (kyaml merge3 semantics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from porch_operator.engine import documents, merge3, trees
+from porch_operator.errors import InvalidSpec
+
+
+def tree(text: str) -> Any:
+    return documents.parse_documents(text, path="t.yaml")[0].node
+
+
+def merged(dest: str, original: str, updated: str) -> Any:
+    result = merge3.merge(tree(dest), tree(original), tree(updated))
+    return trees.to_plain(result)
+
+
+def test_scalars_upstream_wins_conflicts_and_local_changes_stay() -> None:
+    assert merged("a: 1\nb: local\n", "a: 1\nb: 1\n", "a: 2\nb: 1\n") == {"a": 2, "b": "local"}
+    assert merged("a: local\n", "a: 1\n", "a: 2\n") == {"a": 2}
+    # added upstream, removed upstream, added locally
+    assert merged("x: mine\n", "a: 1\n", "b: 2\n") == {"x": "mine", "b": 2}
+    # removed locally and unchanged upstream stays removed
+    assert merged("b: 1\n", "a: 1\nb: 1\n", "a: 1\nb: 1\n") == {"b": 1}
+
+
+def test_explicit_null_clears() -> None:
+    assert merged("a: 1\nb: 2\n", "a: 1\nb: 2\n", "a: 1\nb: null\n") == {"a": 1}
+    assert merged("a: 1\nb: ~\n", "a: 1\nb: 2\n", "a: 1\nb: 2\n") == {"a": 1}
+
+
+def test_new_fields_are_appended_in_name_order() -> None:
+    result = merge3.merge(tree("z: 1\nm: 1\n"), tree("z: 1\n"), tree("z: 1\nc: 2\nb: 3\n"))
+    assert list(result) == ["z", "m", "b", "c"]
+
+
+def test_associative_lists_merge_by_key() -> None:
+    base = "spec:\n  containers:\n  - name: app\n    image: v1\n  - name: gone\n    image: x\n"
+    local = (
+        "spec:\n  containers:\n  - name: app\n    image: v1\n    resources: {}\n"
+        "  - name: gone\n    image: x\n  - name: mine\n    image: m\n"
+    )
+    new = "spec:\n  containers:\n  - name: app\n    image: v2\n  - name: extra\n    image: e\n"
+    assert merged(local, base, new) == {
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "v2", "resources": {}},
+                {"name": "mine", "image": "m"},
+                {"image": "e", "name": "extra"},
+            ]
+        }
+    }
+
+
+def test_other_lists_are_replaced_when_upstream_changed_them() -> None:
+    assert merged("args: [a, local]\n", "args: [a]\n", "args: [a, b]\n") == {"args": ["a", "b"]}
+    assert merged("args: [a, local]\n", "args: [a]\n", "args: [a]\n") == {"args": ["a", "local"]}
+
+
+def test_builtin_kinds_use_schema_merge_keys() -> None:
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 80\n    name: http\n"
+    )
+    local = service.replace("name: http", "name: http\n    targetPort: 8080")
+    new = service + "  - port: 443\n    name: https\n"
+    result = merged(local, service, new)
+    assert result["spec"]["ports"] == [
+        {"port": 80, "name": "http", "targetPort": 8080},
+        {"name": "https", "port": 443},
+    ]
+    pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  tolerations:\n  - name: a\n"
+    # tolerations have no merge key in the schema: the list is replaced as a whole
+    assert merged(pod, pod, pod.replace("- name: a", "- name: b"))["spec"]["tolerations"] == [{"name": "b"}]
+
+
+def test_finalizers_merge_as_a_set() -> None:
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  finalizers:\n"
+    result = merged(head + "  - a\n  - local\n", head + "  - a\n", head + "  - a\n  - b\n")
+    assert result["metadata"]["finalizers"] == ["a", "local", "b"]
+
+
+def test_kind_mismatch_is_an_invalid_spec() -> None:
+    with pytest.raises(InvalidSpec, match=r"spec\.x"):
+        merge3.merge(tree("spec:\n  x: 1\n"), tree("spec:\n  x: [1]\n"), tree("spec:\n  x: {a: 1}\n"))
+
+
+def test_resource_cleared_when_all_sides_are_empty() -> None:
+    assert merge3.merge(None, {"a": 1}, None) is merge3.CLEAR
