@@ -120,7 +120,14 @@ class BareRepo:
             git("commit", "--quiet", "--allow-empty", "-m", message, cwd=work)
             for tag in tags:
                 git("tag", tag, cwd=work)
-            git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in tags], cwd=work)
+            git(
+                "push",
+                "--quiet",
+                "origin",
+                f"HEAD:refs/heads/{branch}",
+                *[f"refs/tags/{t}" for t in tags],
+                cwd=work,
+            )
             return git("rev-parse", "HEAD", cwd=work).strip()
 
     def seed_package(
@@ -138,7 +145,11 @@ class BareRepo:
         message = f"Add {path}"
         tags: tuple[str, ...] = ()
         if publish is not None:
-            annotation = {"package": path, "workspaceName": workspace or f"v{publish}", "revision": str(publish)}
+            annotation = {
+                "package": path,
+                "workspaceName": workspace or f"v{publish}",
+                "revision": str(publish),
+            }
             message = f"Approving package revision {path}/{publish}\n\nkpt:{json.dumps(annotation)}\n"
             tags = (f"{path}/v{publish}",)
         return self.outside_commit(

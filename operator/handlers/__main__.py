@@ -13,13 +13,10 @@ from kopf import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
-    logging_options = [a for a in args if a in ("-v", "--verbose", "-d", "--debug", "-q", "--quiet")]
-    logging_options += [a for a in args if a.startswith("--log-format")]
-    run_options = [a for a in args if a not in logging_options]
+    run_options = list(sys.argv[1:] if argv is None else argv)
     if not any(a in ("-A", "--all-namespaces") or a.startswith(("-n", "--namespace")) for a in run_options):
         run_options.append("--all-namespaces")
-    cli.main([*logging_options, "run", "-m", "porch_operator.handlers.registration", *run_options])
+    cli.main(["run", "-m", "porch_operator.handlers.registration", *run_options])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ timeout) → ApiUnavailable. Error messages carry the API server's `Status.messa
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,11 @@ def translate(exc: BaseException, what: str) -> errors.PorchError:
     return errors.ApiUnavailable(f"{what}: {type(exc).__name__}: {exc}")
 
 
+def silence_payload_logging() -> None:
+    """kubernetes_asyncio logs whole response bodies at DEBUG, Secrets included: never let it."""
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
+
+
 class KubeClient:
     """Namespaced CRUD and server-side apply of raw objects.
 
@@ -98,6 +104,7 @@ class KubeClient:
     """
 
     def __init__(self, api: k8s.ApiClient, *, field_manager: str, timeout: float = 30.0) -> None:
+        silence_payload_logging()
         self._api = api
         self.field_manager = field_manager
         self._timeout = timeout
@@ -180,7 +187,7 @@ class KubeClient:
         return await self._call(
             "PATCH",
             resource.path(namespace, name, subresource),
-            body=json.dumps(body).encode(),
+            body=body,
             content_type="application/apply-patch+yaml",
             query={"fieldManager": self.field_manager, "force": "true"},
             what=f"apply {resource.kind} {namespace}/{name}{'/' + subresource if subresource else ''}",
@@ -202,7 +209,7 @@ class KubeClient:
         return await self._call(
             "PATCH",
             resource.path(namespace, name, subresource),
-            body=json.dumps(patch).encode(),
+            body=patch,
             content_type=content_type,
             query={"fieldManager": self.field_manager},
             what=f"patch {resource.kind} {namespace}/{name}{'/' + subresource if subresource else ''}",

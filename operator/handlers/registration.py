@@ -152,7 +152,7 @@ async def _route(memo: Any, body: kopf.RawBody, kind: str) -> RepositoryWorker |
 
 
 async def _report_missing_repository(runtime: Runtime, body: kopf.RawBody, repository: str) -> None:
-    generation = int(body["metadata"].get("generation", 1))
+    generation = int(str(body["metadata"].get("generation", 1)))
     status = body.get("status") or {}
     message = f"The Repository {repository!r} does not exist in namespace {body['metadata']['namespace']}."
     merged = conditions.merge(

@@ -265,15 +265,12 @@ async def drive_lifecycle(
 
 
 async def _after_lifecycle_change(worker: RepositoryWorker, name: str, info: PackageRevisionInfo) -> None:
-    """What else moves with a lifecycle change: the resources' label, the placeholder, labels, Package."""
+    """What moves with a lifecycle change: the resources' label and, on publish, the package's placeholder
+    (created by the first publish), the latest labels and the Package summary."""
+    from porch_operator.handlers import syncing  # cycle: the sync creates objects through this module too
+
     worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, name))
-    if info.is_published:
-        placeholder = worker.revision(info.package, worker.branch)
-        if placeholder is not None:
-            worker.enqueue_revision(manifests.revision_name(worker.name, placeholder))
-        else:
-            worker.enqueue(Key("sync", "full"))  # the first publish of a package creates its placeholder
-    await packages.refresh(worker, packages={info.package})
+    await syncing.reconcile_objects(worker, package=info.package)
 
 
 async def _render_pending(worker: RepositoryWorker, name: str) -> Condition | None:

@@ -98,14 +98,14 @@ async def build(worker: RepositoryWorker, revision: Body) -> Built:
     package = spec["packageName"]
     if source.init is not None:
         check_creation_rules(worker, spec, new_package=True)
-        task = init.InitTask(
+        init_task = init.InitTask(
             package_name=package.rsplit("/", 1)[-1],
             description=source.init.description or f"{package} description",
             keywords=tuple(source.init.keywords or ()),
             site=source.init.site or "",
             subpackage=source.init.subpackage or "",
         )
-        files = await init.apply(PackageResources(), task)
+        files = await init.apply(PackageResources(), init_task)
         built = Built(files, {"type": "init", "init": source.init.to_wire()}, models.CreationSource.INIT)
     elif source.clone_from is not None:
         check_creation_rules(worker, spec, new_package=True)

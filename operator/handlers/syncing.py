@@ -79,21 +79,19 @@ def _is_pending_creation(revision: Body) -> bool:
     return bool(revision.get("spec", {}).get("source")) and not revision.get("status", {}).get("selfLock")
 
 
-async def reconcile_objects(worker: RepositoryWorker) -> None:
+async def reconcile_objects(worker: RepositoryWorker, *, package: str | None = None) -> None:
+    """Make the objects of the repository (or of one `package` of it) match the worker's discovery."""
     ns, repo = worker.namespace, worker.name
+    selector = f"spec.repository={repo}" + (f",spec.packageName={package}" if package else "")
     existing = {
         r["metadata"]["name"]: r
-        for r in await worker.kube.list_all(
-            kube.PACKAGE_REVISIONS, ns, field_selector=f"spec.repository={repo}"
-        )
+        for r in await worker.kube.list_all(kube.PACKAGE_REVISIONS, ns, field_selector=selector)
     }
     resources = {
         r["metadata"]["name"]: r
-        for r in await worker.kube.list_all(
-            kube.PACKAGE_REVISION_RESOURCES, ns, field_selector=f"spec.repository={repo}"
-        )
+        for r in await worker.kube.list_all(kube.PACKAGE_REVISION_RESOURCES, ns, field_selector=selector)
     }
-    revisions = worker.revisions()
+    revisions = [i for i in worker.revisions() if package is None or i.package == package]
     desired = {manifests.revision_name(repo, info): info for info in revisions}
     latest = manifests.latest_revisions(revisions)
     jobs: list[Callable[[], Awaitable[None]]] = []
@@ -109,7 +107,7 @@ async def reconcile_objects(worker: RepositoryWorker) -> None:
             continue
         jobs.append(functools.partial(remove_vanished, worker, current))
     await _bounded(worker.runtime.settings.write_concurrency, jobs)
-    await packages.refresh(worker, packages=None)
+    await packages.refresh(worker, packages=None if package is None else {package})
 
 
 def _needs_reconcile(revision: Body, resources: Body | None, info: PackageRevisionInfo) -> bool:
@@ -121,9 +119,8 @@ def _needs_reconcile(revision: Body, resources: Body | None, info: PackageRevisi
         return True
     if resources is None:
         return True
-    return (
-        resources.get("metadata", {}).get("annotations", {}).get(manifests.COMMIT_ANNOTATION) != info.commit
-    )
+    recorded = resources.get("metadata", {}).get("annotations", {}).get(manifests.COMMIT_ANNOTATION)
+    return bool(recorded != info.commit)
 
 
 async def create_revision(worker: RepositoryWorker, info: PackageRevisionInfo, *, latest: bool) -> None:

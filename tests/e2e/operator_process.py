@@ -23,7 +23,6 @@ from pathlib import Path
 
 from localcluster.controlplane import ControlPlane
 from localcluster.processes import free_port, log_tail
-
 from tests.e2e.api import install
 from tests.e2e.kube import Kubectl, eventually
 
@@ -72,11 +71,15 @@ class OperatorStack:
         install.install(self.admin)
         self.admin.run("create", "namespace", NAMESPACE, check=False)
         self.admin.run("apply", "-k", str(REPO_ROOT / "config" / "rbac"))
-        self.kubeconfig = service_account_kubeconfig(self.plane, self.admin, self.workdir / "operator.kubeconfig")
+        self.kubeconfig = service_account_kubeconfig(
+            self.plane, self.admin, self.workdir / "operator.kubeconfig"
+        )
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         log.close()
         self.processes[name] = process
         return process
@@ -89,8 +92,17 @@ class OperatorStack:
         self._spawn(
             "fnrunner",
             [
-                sys.executable, "-m", "fnrunner", "--port", str(self.fnrunner_port),
-                "--disable-runtimes", "pod", "--watch-function-configs", "false", "--metrics-port", "0",
+                sys.executable,
+                "-m",
+                "fnrunner",
+                "--port",
+                str(self.fnrunner_port),
+                "--disable-runtimes",
+                "pod",
+                "--watch-function-configs",
+                "false",
+                "--metrics-port",
+                "0",
             ],
             {**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
         )
@@ -111,7 +123,14 @@ class OperatorStack:
         }
         self._spawn(
             "operator",
-            [sys.executable, "-m", "porch_operator.handlers", "--standalone", "--verbose", "--log-format=plain"],
+            [
+                sys.executable,
+                "-m",
+                "porch_operator.handlers",
+                "--standalone",
+                "--verbose",
+                "--log-format=plain",
+            ],
             env,
         )
         eventually(self._metrics_up, timeout=60, what="the operator serves metrics")
@@ -137,9 +156,9 @@ class OperatorStack:
         for line in text.splitlines():
             if line.startswith(name) and not line.startswith("#"):
                 sample, value = line.rsplit(" ", 1)
-                if not wanted or all(f'{k}="{v}"' in sample for k, v in labels.items()):
-                    if sample.split("{")[0] == name:
-                        total += float(value)
+                matches = all(f'{k}="{v}"' in sample for k, v in labels.items())
+                if sample.split("{")[0] == name and (not wanted or matches):
+                    total += float(value)
         return total
 
     def log_tail(self, name: str = "operator", lines: int = 80) -> str:
@@ -174,7 +193,10 @@ class OperatorStack:
         deadline = time.monotonic() + timeout
         while True:
             result = kubectl.run(
-                "wait", f"--for=condition=Ready", f"{kind}/{name}", f"--timeout={max(1, int(deadline - time.monotonic()))}s",
+                "wait",
+                "--for=condition=Ready",
+                f"{kind}/{name}",
+                f"--timeout={max(1, int(deadline - time.monotonic()))}s",
                 check=False,
             )
             if result.returncode == 0:

@@ -88,7 +88,8 @@ def install(admin: Kubectl) -> None:
         admin.apply(doc, "--server-side", "--force-conflicts")
     admin.run("create", "namespace", PROBE_NAMESPACE, check=False)
     _wait_until_enforced(
-        admin.in_namespace(PROBE_NAMESPACE), admin.as_user(OPERATOR_USER, (OPERATOR_GROUP,)).in_namespace(PROBE_NAMESPACE)
+        admin.in_namespace(PROBE_NAMESPACE),
+        admin.as_user(OPERATOR_USER, (OPERATOR_GROUP,)).in_namespace(PROBE_NAMESPACE),
     )
 
 

@@ -6,6 +6,7 @@ Tests act only through kubectl, the Kubernetes API and git, the way users do.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localcluster.controlplane import ControlPlane
 
+from localcluster.controlplane import ControlPlane
 from tests.e2e.api import install
 from tests.e2e.kube import Kubectl, eventually
 from tests.e2e.operator_process import OperatorStack
@@ -25,10 +26,12 @@ APPROVER = "bob"
 
 
 @pytest.fixture(scope="session")
-def stack(control_plane: ControlPlane, admin: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorStack]:
+def stack(
+    control_plane: ControlPlane, admin: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorStack]:
     operator = OperatorStack(control_plane, admin, tmp_path_factory.mktemp("operator"))
-    operator.start()
     try:
+        operator.start()
         yield operator
     finally:
         operator.stop()
@@ -48,7 +51,9 @@ class Porch:
     def repo(self, name: str, **kwargs: Any) -> BareRepo:
         return BareRepo.create(self.git_root, name, **kwargs)
 
-    def register(self, name: str, repo: BareRepo, *, directory: str = "", deployment: bool = False, **git: Any) -> dict[str, Any]:
+    def register(
+        self, name: str, repo: BareRepo, *, directory: str = "", deployment: bool = False, **git: Any
+    ) -> dict[str, Any]:
         manifest = {
             "apiVersion": "config.porch.kpt.dev/v1alpha1",
             "kind": "Repository",
@@ -110,7 +115,7 @@ class Porch:
         return name
 
     def set_lifecycle(self, name: str, lifecycle: str, *, as_user: Kubectl | None = None) -> None:
-        patch = '{"spec":{"lifecycle":"%s"}}' % lifecycle
+        patch = json.dumps({"spec": {"lifecycle": lifecycle}})
         (as_user or self.author).run("patch", "packagerevision", name, "--type=merge", "-p", patch)
 
 

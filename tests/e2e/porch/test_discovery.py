@@ -30,7 +30,11 @@ def test_published_drafts_and_placeholders_are_discovered(porch: Porch) -> None:
     def discovered() -> bool:
         found = porch.revisions()
         return {
-            name: (r["spec"]["lifecycle"], r.get("status", {}).get("revision"), r["metadata"]["labels"].get("porch.kpt.dev/latest-revision"))
+            name: (
+                r["spec"]["lifecycle"],
+                r.get("status", {}).get("revision"),
+                r["metadata"]["labels"].get("porch.kpt.dev/latest-revision"),
+            )
             for name, r in found.items()
         } == expected
 
@@ -51,5 +55,7 @@ def test_deleting_the_repository_removes_its_objects_and_leaves_git_alone(porch:
     porch.wait_for("discovered", lambda: "gone.app.v1" in porch.revisions())
     refs_before = repo.refs()
     porch.admin.run("delete", "repository", "gone", "--timeout=60s")
-    porch.wait_for("objects removed", lambda: not porch.revisions() and not porch.admin.get("packages")["items"])
+    porch.wait_for(
+        "objects removed", lambda: not porch.revisions() and not porch.admin.get("packages")["items"]
+    )
     assert repo.refs() == refs_before
