@@ -7,6 +7,7 @@ Tests act only through kubectl, the Kubernetes API and git, the way users do.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +67,18 @@ class Porch:
         }
         self.admin.apply(manifest)
         return self.stack.wait_ready("repository", name, self.admin)
+
+    def request_sync(self, repository: str) -> None:
+        """Ask for a full sync now (spec.sync.runOnceAt) and wait until the operator has done it."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        patch = json.dumps({"spec": {"sync": {"runOnceAt": now}}})
+        self.admin.run("patch", "repository", repository, "--type=merge", "-p", patch)
+        self.wait_for(
+            f"{repository} synced at {now}",
+            lambda: (
+                self.admin.get("repository", repository).get("status", {}).get("observedRunOnceAt") == now
+            ),
+        )
 
     def revision(self, name: str) -> dict[str, Any]:
         return self.admin.get("packagerevision", name)  # type: ignore[no-any-return]

@@ -3,8 +3,6 @@ accepted for an approver), revision numbers and the latest label, copy, deletion
 
 from __future__ import annotations
 
-import time
-
 from tests.e2e.porch.conftest import Porch
 
 
@@ -75,17 +73,7 @@ def test_copy_publish_latest_moves_and_back_after_delete(porch: Porch) -> None:
     porch.wait_for("tag deleted", lambda: "refs/tags/base/v2" not in repo.refs())
     porch.wait_for("latest back on v1", lambda: latest_label(porch, "catalog.base.v1") == "true")
     # No resurrection: a requested sync does not bring it back.
-    porch.admin.run(
-        "patch",
-        "repository",
-        "catalog",
-        "--type=merge",
-        "-p",
-        '{"spec":{"sync":{"runOnceAt":"%s"}}}' % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    porch.wait_for(
-        "resynced", lambda: porch.admin.get("repository", "catalog")["status"].get("observedRunOnceAt")
-    )
+    porch.request_sync("catalog")
     assert copy not in porch.revisions()
 
 
