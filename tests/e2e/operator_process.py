@@ -120,6 +120,7 @@ class OperatorStack:
             "PORCH_METRICS_PORT": str(self.metrics_port),
             "PORCH_METRICS_ADDRESS": "127.0.0.1",
             "PORCH_SYNC_INTERVAL": str(self.sync_interval),
+            "PORCH_GIT_TIMEOUT": "10",
         }
         self._spawn(
             "operator",

@@ -17,7 +17,7 @@ from porch_operator.gitstore import BasicAuth, BearerToken, GitStore, credential
 from porch_operator.gitstore.credentials import check_url
 
 from .conftest import AUTHOR, empty_remote, package
-from .smart_http import GitHttpServer, SilentServer, closed_port
+from tests.git_http import GitHttpServer, SilentServer, closed_port
 
 PASSWORD = "s3cr3t-Pa55word-XYZZY"
 TOKEN = "tok-0123456789abcdef-PLUGH"
