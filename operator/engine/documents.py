@@ -29,7 +29,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, cast
 
 import yaml
@@ -732,6 +732,7 @@ def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[An
 
 
 _BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
+_BLOCK_LINE = re.compile(r"[|>][-+]?[ ]*(?:#.*)?$", re.MULTILINE)
 
 
 def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
@@ -743,7 +744,11 @@ def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
     lines = chunk.split("\n")
     comments: dict[int, str] = {}
     block_indent: int | None = None
-    for index, line in enumerate(lines):
+    candidates: Iterable[int] = range(len(lines))
+    if not _BLOCK_LINE.search(chunk):
+        candidates = [i for i, line in enumerate(lines) if "#" in line]  # no block scalars to step over
+    for index in candidates:
+        line = lines[index]
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
         if block_indent is not None:
@@ -792,10 +797,12 @@ def _attach_comments(node: Any, where: list[Any], comments: dict[int, str]) -> A
         current = stack.pop()
         items = current.items() if isinstance(current, dict) else enumerate(current)
         for key, value in list(items):
-            if isinstance(value, dict) and id(value) in wanted and id(value) not in converted:
-                current[key] = value = convert(value)
-            if isinstance(value, dict | list):
-                stack.append(value)
+            child = value
+            if isinstance(child, dict) and id(child) in wanted and id(child) not in converted:
+                child = convert(child)
+                current[key] = child
+            if isinstance(child, dict | list):
+                stack.append(child)
     return root if len(converted) == len(wanted) else None
 
 
@@ -850,7 +857,8 @@ def _fast_parse(text: str) -> list[Document] | None:
 
 
 def _fast_parse_chunk(chunk: str) -> Document | None:
-    body, comments = chunk, {}
+    body = chunk
+    comments: dict[int, str] = {}
     if "#" in chunk:
         split = _split_comments(chunk)
         if split is None:
@@ -861,21 +869,29 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
     if loaded is not None:
         node, where = loaded
         if comments:
+            # Written back, each comment follows its line after one space; the rest is what was verified.
+            chunk_lines, body_lines = chunk.split("\n"), body.split("\n")
+            if any(chunk_lines[i] != body_lines[i] + " " + text for i, text in comments.items()):
+                return None
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-    else:
-        node = _try_fast_load(body, keep_styles=True)
-        if node is _NOT_LOADED or not isinstance(node, dict):
+        try:
+            _check_shape(node, "document")
+        except InvalidSpec:
             return None
-        if comments:
-            # Without yaml-rs only the merge comment on `metadata:` is placed here.
-            lines = body.split("\n")
-            if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
-                return None
-            node = CommentedMap(node)
-            text = next(iter(comments.values()))
-            node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
+        return Document(node, seq_indent)
+    node = _try_fast_load(body, keep_styles=True)
+    if node is _NOT_LOADED or not isinstance(node, dict):
+        return None
+    if comments:
+        # Without yaml-rs only the merge comment on `metadata:` is placed here.
+        lines = body.split("\n")
+        if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
+            return None
+        node = CommentedMap(node)
+        text = next(iter(comments.values()))
+        node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
     try:
         _check_shape(node, "document")
         emitted = _FastEmitter(seq_indent).document(node)
