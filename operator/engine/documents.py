@@ -603,12 +603,12 @@ class _FastEmitter:
             first = False
             token = None if plain else _eol_token(node, key)
             head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
-            if plain and type(value) is str and self.where is None:
-                # The most common line by far: a plain key with a string value.
-                style = choose_string_style(value)
-                if style == "":
-                    self.out.append(head + " " + value)
-                    continue
+            if plain and type(value) is str and choose_string_style(value) == "":
+                # The most common line by far: a plain key with a plain string value.
+                self.out.append(head + " " + value)
+                if self.where is not None:
+                    self.where.append((node, key))
+                continue
             self.entry(head, value, indent, token, (node, key))
 
     def entry(
@@ -695,6 +695,7 @@ def _split_documents(text: str) -> list[str] | None:
 
 
 _NOT_LOADED: Final = object()
+_INDENT = re.compile(r"^[ -]*", re.MULTILINE)
 
 
 def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
@@ -876,10 +877,12 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-        try:
-            _check_shape(node, "document")
-        except InvalidSpec:
-            return None
+        if "*" in body or max(map(len, _INDENT.findall(body)), default=0) > 2 * MAX_DEPTH:
+            # Without aliases the text bounds the size, and in block style indentation bounds the depth.
+            try:
+                _check_shape(node, "document")
+            except InvalidSpec:
+                return None
         return Document(node, seq_indent)
     node = _try_fast_load(body, keep_styles=True)
     if node is _NOT_LOADED or not isinstance(node, dict):
