@@ -4,17 +4,19 @@ Every engine module that reads or writes YAML goes through here, so that comment
 survive a round trip and the text we write matches what `kpt fn render` would write (two-space mappings,
 sequences compact or wide as detected per document, no line wrapping, go-yaml's quoting rules).
 
-Two parsers and two emitters sit behind one interface, for speed:
+Several parsers and two emitters sit behind one interface, for speed:
 
-* Documents without comments that are already in canonical form (what we would write ourselves) are read with
-  libyaml through PyYAML into plain dicts and lists; this is about twenty times faster than the round-trip
-  parser, and a package is canonical after its first render.
-* Everything else (comments, flow style, anchors, unusual spellings) is read with ruamel.yaml's round-trip
-  parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+* Documents already written the way we write them (end-of-line comments on map keys allowed, which covers
+  the `# kpt-merge` comment of every cloned resource and `# kpt-set:` setters) are read with yaml-rs, a Rust
+  parser, and checked line by line against what we would write; quoting and verbatim spellings (`0644`) are
+  recovered from the text. This is twenty to fifty times faster than the round-trip parser, and a package is
+  in that form after its first render. libyaml through PyYAML is the second choice.
+* Everything else (full-line comments, flow style, anchors, unusual layout) is read with ruamel.yaml's
+  round-trip parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+* Function output is read with yaml-rs unless it holds comments the input did not have.
 
 Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise;
-the
-two produce the same text for the same tree (a property test checks this). Callers see only plain Python
+the two produce the same text for the same tree (a property test checks this). Callers see only plain Python
 containers (dict/list subclasses) and never need to know which path was taken.
 
 Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches the file system.
