@@ -5,14 +5,15 @@ merge comments and upstream-identifier annotations) through 5 functions that do 
 (set a label, an annotation, a namespace, an image tag, a data key). The functions parse and write YAML with
 libyaml; the time they spend is measured and subtracted, so the figure is the engine's own overhead: building
 the ResourceLists, reading the output back, folding it into the resource trees and writing the files.
-A second figure uses the same package with a hand-written comment in every resource (the slower round-trip
-path for commented YAML).
+A second figure uses the same package with a hand-written end-of-line comment in every resource (such
+resources are sent to functions as YAML rather than JSON).
 
 resource-merge: the upgrade task with the resource-merge strategy on the same package: 500 resources in the
 local copy (with local edits on every tenth), the old upstream and a new upstream that changes every
 resource and adds and removes a few.
 
-Every figure is the median of several runs after one warm-up run.
+Every figure is the median of several runs after one warm-up run, measured as CPU time of this process (the
+engine is single-threaded CPU work; CPU time is not inflated by other load on a shared machine).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def main() -> None:
     render_figures(
         "render_500_commented_resources_5_functions",
         package(comment=True),
-        "none; comments take the slow path",
+        "none; commented resources go to functions as YAML, not JSON",
     )
     measure_merge()
     merges = [measure_merge() * 1000 for _ in range(RUNS)]

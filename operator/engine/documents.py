@@ -4,17 +4,19 @@ Every engine module that reads or writes YAML goes through here, so that comment
 survive a round trip and the text we write matches what `kpt fn render` would write (two-space mappings,
 sequences compact or wide as detected per document, no line wrapping, go-yaml's quoting rules).
 
-Two parsers and two emitters sit behind one interface, for speed:
+Several parsers and two emitters sit behind one interface, for speed:
 
-* Documents without comments that are already in canonical form (what we would write ourselves) are read with
-  libyaml through PyYAML into plain dicts and lists; this is about twenty times faster than the round-trip
-  parser, and a package is canonical after its first render.
-* Everything else (comments, flow style, anchors, unusual spellings) is read with ruamel.yaml's round-trip
-  parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+* Documents already written the way we write them (end-of-line comments on map keys allowed, which covers
+  the `# kpt-merge` comment of every cloned resource and `# kpt-set:` setters) are read with yaml-rs, a Rust
+  parser, and checked line by line against what we would write; quoting and verbatim spellings (`0644`) are
+  recovered from the text. This is twenty to fifty times faster than the round-trip parser, and a package is
+  in that form after its first render. libyaml through PyYAML is the second choice.
+* Everything else (full-line comments, flow style, anchors, unusual layout) is read with ruamel.yaml's
+  round-trip parser, which keeps comments and styles on `CommentedMap`/`CommentedSeq` nodes.
+* Function output is read with yaml-rs unless it holds comments the input did not have.
 
 Writing uses a small direct emitter for trees it fully understands and falls back to ruamel.yaml otherwise;
-the
-two produce the same text for the same tree (a property test checks this). Callers see only plain Python
+the two produce the same text for the same tree (a property test checks this). Callers see only plain Python
 containers (dict/list subclasses) and never need to know which path was taken.
 
 Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches the file system.
@@ -29,7 +31,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, cast
 
 import yaml
@@ -603,12 +605,12 @@ class _FastEmitter:
             first = False
             token = None if plain else _eol_token(node, key)
             head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
-            if plain and type(value) is str and self.where is None:
-                # The most common line by far: a plain key with a string value.
-                style = choose_string_style(value)
-                if style == "":
-                    self.out.append(head + " " + value)
-                    continue
+            if plain and type(value) is str and choose_string_style(value) == "":
+                # The most common line by far: a plain key with a plain string value.
+                self.out.append(head + " " + value)
+                if self.where is not None:
+                    self.where.append((node, key))
+                continue
             self.entry(head, value, indent, token, (node, key))
 
     def entry(
@@ -695,6 +697,7 @@ def _split_documents(text: str) -> list[str] | None:
 
 
 _NOT_LOADED: Final = object()
+_INDENT = re.compile(r"^[ -]*", re.MULTILINE)
 
 
 def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
@@ -732,6 +735,7 @@ def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[An
 
 
 _BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
+_BLOCK_LINE = re.compile(r"[|>][-+]?[ ]*(?:#.*)?$", re.MULTILINE)
 
 
 def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
@@ -743,7 +747,11 @@ def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
     lines = chunk.split("\n")
     comments: dict[int, str] = {}
     block_indent: int | None = None
-    for index, line in enumerate(lines):
+    candidates: Iterable[int] = range(len(lines))
+    if not _BLOCK_LINE.search(chunk):
+        candidates = [i for i, line in enumerate(lines) if "#" in line]  # no block scalars to step over
+    for index in candidates:
+        line = lines[index]
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
         if block_indent is not None:
@@ -792,10 +800,12 @@ def _attach_comments(node: Any, where: list[Any], comments: dict[int, str]) -> A
         current = stack.pop()
         items = current.items() if isinstance(current, dict) else enumerate(current)
         for key, value in list(items):
-            if isinstance(value, dict) and id(value) in wanted and id(value) not in converted:
-                current[key] = value = convert(value)
-            if isinstance(value, dict | list):
-                stack.append(value)
+            child = value
+            if isinstance(child, dict) and id(child) in wanted and id(child) not in converted:
+                child = convert(child)
+                current[key] = child
+            if isinstance(child, dict | list):
+                stack.append(child)
     return root if len(converted) == len(wanted) else None
 
 
@@ -850,7 +860,8 @@ def _fast_parse(text: str) -> list[Document] | None:
 
 
 def _fast_parse_chunk(chunk: str) -> Document | None:
-    body, comments = chunk, {}
+    body = chunk
+    comments: dict[int, str] = {}
     if "#" in chunk:
         split = _split_comments(chunk)
         if split is None:
@@ -861,21 +872,31 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
     if loaded is not None:
         node, where = loaded
         if comments:
+            # Written back, each comment follows its line after one space; the rest is what was verified.
+            chunk_lines, body_lines = chunk.split("\n"), body.split("\n")
+            if any(chunk_lines[i] != body_lines[i] + " " + text for i, text in comments.items()):
+                return None
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-    else:
-        node = _try_fast_load(body, keep_styles=True)
-        if node is _NOT_LOADED or not isinstance(node, dict):
-            return None
-        if comments:
-            # Without yaml-rs only the merge comment on `metadata:` is placed here.
-            lines = body.split("\n")
-            if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
+        if "*" in body or max(map(len, _INDENT.findall(body)), default=0) > 2 * MAX_DEPTH:
+            # Without aliases the text bounds the size, and in block style indentation bounds the depth.
+            try:
+                _check_shape(node, "document")
+            except InvalidSpec:
                 return None
-            node = CommentedMap(node)
-            text = next(iter(comments.values()))
-            node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
+        return Document(node, seq_indent)
+    node = _try_fast_load(body, keep_styles=True)
+    if node is _NOT_LOADED or not isinstance(node, dict):
+        return None
+    if comments:
+        # Without yaml-rs only the merge comment on `metadata:` is placed here.
+        lines = body.split("\n")
+        if len(comments) != 1 or lines[next(iter(comments))] != "metadata:":
+            return None
+        node = CommentedMap(node)
+        text = next(iter(comments.values()))
+        node.ca.items["metadata"] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
     try:
         _check_shape(node, "document")
         emitted = _FastEmitter(seq_indent).document(node)

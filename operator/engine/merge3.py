@@ -4,9 +4,8 @@
 in place where possible, and returns the merged tree (or `CLEAR` when the resource's root was cleared):
 
 * maps are merged field by field (field names of all three, sorted); a field that upstream changed takes the
-  upstream value, even when the local copy changed it too (upstream wins a conflict); unchanged upstream
-  fields
-  keep the local value; new upstream fields are appended;
+  upstream value, even when the local copy changed it too (upstream wins a conflict); fields upstream did
+  not change keep the local value; new upstream fields are appended;
 * associative lists (elements keyed by a merge key such as `name` or `containerPort`) are merged element by
   element; other lists are replaced as a whole when upstream changed them;
 * an explicit null on either side clears the field.

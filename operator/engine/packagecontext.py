@@ -1,9 +1,8 @@
 """The package context file (`package-context.yaml`): a local-config ConfigMap named `kptfile.kpt.dev`.
 
 `kpt pkg init` and Porch's init write an abstract one (`data.name: example`); for deployment repositories
-Porch
-regenerates it on clone with the package's real name and path, so that functions such as set-namespace can
-use it. Used by the init and clone tasks.
+Porch regenerates it on clone with the package's real name and path, so that functions such as
+set-namespace can use it. Used by the init and clone tasks.
 """
 
 from __future__ import annotations

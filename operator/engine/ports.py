@@ -11,8 +11,7 @@ Contract of `FunctionRuntime.evaluate`:
 * output on success (the function exited 0): an object with `resource_list` (the output ResourceList, YAML
   or JSON bytes) and `log` (the function's standard error);
 * failure is raised, never returned: `FunctionFailed(message, exit_code=, stderr=, results=)` when the
-  function
-  ran and failed (`results` is the `results` list of its output ResourceList, if it wrote one),
+  function ran and failed (`results` is the `results` list of its output ResourceList, if it wrote one),
   `FunctionNotFound` when no evaluator knows the image, `FunctionUnavailable` when the runner cannot be
   reached or the evaluation ran out of time (the caller retries later).
 """

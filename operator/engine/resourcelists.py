@@ -4,8 +4,9 @@ A function receives `config.kubernetes.io/v1` `ResourceList` YAML: `items` (each
 adds: path, index, id, seqindent, package-path, in both their current `internal.` and legacy spellings) and an
 optional `functionConfig`. Its output has `items` and optionally `results`.
 
-Items are written one by one (each with the sequence indentation of its own file) and indented into the list,
-so building a list costs one emit per resource and no copy of the trees. Used only by `render`.
+Items without comments of their own are written as one line of JSON (valid YAML, written at C speed); the
+others as block YAML with the sequence indentation of their file, indented into the list. Used only by
+`render`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Function results in kpt's `FunctionResultList` format (`kpt.dev/v1`), and Porch's RenderStatus shape.
 
 A render appends one `FunctionResult` per function it ran (mutators and validators, in order); the list's
-`exit_code` is 1 as soon as one failed. `to_dict()` gives exactly what `kpt fn render --results-dir` writes to
-results.yaml (parsed), `render_status()` the `{result, error}` object Porch returns as `renderStatus`.
+`exit_code` is 1 as soon as one failed. `FunctionResultList.to_dict()` gives exactly what
+`kpt fn render --results-dir` writes to results.yaml (parsed), `RenderStatus.to_dict()` the `{result, error}`
+object Porch returns as `renderStatus`.
 
 Result items are normalised as kpt does: legacy shapes (items wrapped in `{items: [...]}`,
-`resourceRef.metadata`)
-are lifted, unknown fields dropped and the remaining fields ordered as kpt writes them.
+`resourceRef.metadata`) are lifted, unknown fields dropped and the remaining fields ordered as kpt writes
+them.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Each module exposes a frozen `<Name>Task` dataclass with the task's resolved inputs and
 
-    async def apply(resources: PackageResources, task: <Name>Task) -> PackageResources
+    async def apply(working_set: PackageResources, task: <Name>Task) -> PackageResources
 
-`resources` is the working set the task starts from (empty when a revision is created). The operator
+`working_set` is what the task starts from (empty when a revision is created; init and clone add to it,
+copy and upgrade replace it). The operator
 resolves every reference (upstream revisions, git refs, locks) before calling a task; tasks never look
 anything up. Render is not part of a task: the caller renders the result.
 
