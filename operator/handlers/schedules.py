@@ -28,11 +28,16 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Plan:
-    """What the next sync is and when: `at` is UTC; `requested` says whether it records its time."""
+    """What the next sync is and when: `at` is UTC; `requested` says whether it records its time.
+
+    `next_full_sync` is the time of the next requested sync (schedule tick or runOnceAt), which may come
+    after periodic checks; None when nothing is scheduled.
+    """
 
     at: dt.datetime
     requested: bool
     reason: str
+    next_full_sync: dt.datetime | None = None
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -73,4 +78,6 @@ def plan_next(
     if schedule:
         base = last_full_sync or last_check
         candidates.append(Plan(next_tick(schedule, base), requested=True, reason="spec.sync.schedule"))
-    return min(candidates, key=lambda plan: (plan.at, not plan.requested))
+    requested = [plan.at for plan in candidates if plan.requested]
+    first = min(candidates, key=lambda plan: (plan.at, not plan.requested))
+    return Plan(first.at, first.requested, first.reason, min(requested) if requested else None)

@@ -285,7 +285,7 @@ async def write_status(worker: RepositoryWorker, *, requested: bool, head: str |
         )
         ready = Condition.false("Ready", "InvalidSchedule", str(exc))
     worker.next_sync = plan
-    status["nextFullSyncTime"] = schedules.format_time(plan.at) if plan.requested else None
+    status["nextFullSyncTime"] = schedules.format_time(plan.next_full_sync) if plan.next_full_sync else None
     status["conditions"] = conditions.merge(
         current.get("conditions"),
         [ready, Condition.false("Reconciling", "Synced"), Condition.false("Stalled", "Synced")],

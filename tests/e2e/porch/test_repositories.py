@@ -102,7 +102,7 @@ def test_broken_and_hanging_repositories_do_not_delay_others(porch: Porch) -> No
         assert elapsed < 60, f"a healthy repository waited {elapsed:.0f}s behind broken ones"
         for name in ("refused", "missing", "hanging"):
             condition = not_ready(porch, name)
-            assert condition["reason"] in {"StoreUnavailable", "NotFound", "InvalidSpec", "StoreError"}, (
+            assert condition["reason"] in {"StoreUnavailable", "GitTimeout", "NotFound", "InvalidSpec"}, (
                 condition
             )
             assert condition["message"]
