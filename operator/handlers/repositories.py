@@ -102,6 +102,11 @@ class RepositoryWorker:
         assert self.git is not None
         self._revisions = {(i.package, i.workspace): i for i in await self.git.list_revisions()}
 
+    async def refresh_summary(self) -> None:
+        """Keep the Repository's packageCount and gitCommitHash current after the operator's own writes."""
+        assert self.git is not None
+        await syncing.write_status(self, requested=False, head=await self.git.branch_head())
+
     async def files_of(self, info: PackageRevisionInfo) -> dict[str, str]:
         """The files of a revision (cached by commit and path: published content never changes)."""
         assert self.git is not None
@@ -179,7 +184,9 @@ class RepositoryWorker:
         """The daemon: sync first, then serve the queue until kopf stops the daemon."""
         self.logger = logger
         self.body = dict(body)
-        self.enqueue(FULL_SYNC)
+        # The first sync after a start compares every object with git but is not a requested one: an
+        # operator restart alone changes nothing, not even lastFullSyncTime.
+        self.enqueue(CHECK)
         handlers = {
             SYNC: syncing.handle,
             PACKAGE_REVISION: revisions.handle,
@@ -187,7 +194,7 @@ class RepositoryWorker:
         }
         try:
             while not stopped:
-                self.body = dict(body)
+                self._take_newer(body)
                 if self.body.get("metadata", {}).get("deletionTimestamp"):
                     return
                 self._schedule_due_sync()
@@ -201,6 +208,16 @@ class RepositoryWorker:
                 await self._process(handlers[item.key.kind], item.key, item.body)
         finally:
             await self.close()
+
+    def _take_newer(self, live: Mapping[str, Any]) -> None:
+        """Use kopf's live body unless the copy from our own last write is newer (the watch lags behind)."""
+
+        def version(body: Mapping[str, Any]) -> int:
+            value = str(body.get("metadata", {}).get("resourceVersion", "0"))
+            return int(value) if value.isdigit() else 0
+
+        if version(live) >= version(self.body):
+            self.body = dict(live)
 
     def _schedule_due_sync(self) -> None:
         plan = self.next_sync

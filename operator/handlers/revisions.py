@@ -186,6 +186,7 @@ async def create_from_source(worker: RepositoryWorker, revision: Body) -> Packag
     resources = await syncing.create_resources(worker, revision, info, built.files.to_dict(), rendered=False)
     worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, resources["metadata"]["name"]))
     await packages.refresh(worker, packages={spec["packageName"]})
+    await worker.refresh_summary()
     worker.logger.info(
         "Created draft %s from its %s source.", revision["metadata"]["name"], built.creation_source.value
     )
@@ -271,6 +272,7 @@ async def _after_lifecycle_change(worker: RepositoryWorker, name: str, info: Pac
 
     worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, name))
     await syncing.reconcile_objects(worker, package=info.package)
+    await worker.refresh_summary()
 
 
 async def _render_pending(worker: RepositoryWorker, name: str) -> Condition | None:
@@ -371,6 +373,8 @@ async def finalize(worker: RepositoryWorker, revision: Body) -> None:
     await worker.kube.delete(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name)
     await remove_finalizer(worker, revision)
     await packages.refresh(worker, packages={spec["packageName"]})
+    if worker.git is not None:
+        await worker.refresh_summary()
 
 
 async def _owner_going_away(worker: RepositoryWorker) -> bool:

@@ -15,9 +15,9 @@ import pytest
 from porch_operator.errors import InvalidSpec, NotFound, StoreAuthError, StoreUnavailable
 from porch_operator.gitstore import BasicAuth, BearerToken, GitStore, credentials_from_secret
 from porch_operator.gitstore.credentials import check_url
+from tests.git_http import GitHttpServer, SilentServer, closed_port
 
 from .conftest import AUTHOR, empty_remote, package
-from tests.git_http import GitHttpServer, SilentServer, closed_port
 
 PASSWORD = "s3cr3t-Pa55word-XYZZY"
 TOKEN = "tok-0123456789abcdef-PLUGH"
