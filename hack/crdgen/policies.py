@@ -11,7 +11,11 @@ identity, which a CRD cannot see:
   the operator's;
 - resources-draft-only: the files of a revision change only while it is a Draft, by the lifecycle label the
   operator mirrors onto each PackageRevisionResources, which only the operator may set;
-- operator-owned: Package objects and the status of revisions, resources and packages are the operator's.
+- operator-owned: Package objects and the status of revisions, resources and packages are the operator's;
+- requesters (a MutatingAdmissionPolicy, with a validation guarding it): who created a revision and who
+  approved it is stamped into the annotations `porch.kpt.dev/created-by` and `porch.kpt.dev/approved-by`
+  from the request's user; a user can set them to nothing but their own name. The operator uses them as the
+  git authors of the revision's commits and of its publication (Porch uses the requesting user the same way).
 
 The operator's identity is a parameter: the ConfigMap `porch-system/porch-operator-identity` (key `username`:
 one user name; key `groups`: comma-separated group names; a request from that user or from any of those
@@ -254,14 +258,91 @@ def operator_owned() -> dict[str, Any]:
     )
 
 
+CREATED_BY = "porch.kpt.dev/created-by"
+APPROVED_BY = "porch.kpt.dev/approved-by"
+_PUBLISHING = (
+    "request.operation == 'UPDATE' && object.spec.lifecycle == 'Published' && "
+    "oldObject.spec.lifecycle != 'Published'"
+)
+
+
+def _annotation(obj: str, key: str) -> str:
+    return f"({obj} == null ? optional.none() : {obj}.metadata.?annotations[?'{key}'])"
+
+
+def requesters_guard() -> dict[str, Any]:
+    """Users may set the requester annotations only to their own name (which is what the mutation does)."""
+    validations = [
+        _validation(
+            f"{_annotation('object', key)} == {_annotation('oldObject', key)} || "
+            f"{_annotation('object', key)} == optional.of(request.userInfo.username)",
+            reason="Forbidden",
+            message=f"the annotation {key} records the requesting user; it cannot be set to another name",
+        )
+        for key in (CREATED_BY, APPROVED_BY)
+    ]
+    return _policy(
+        "packagerevision-requesters",
+        rules=[_rules(["CREATE", "UPDATE"], REVISIONS)],
+        variables=[],
+        validations=validations,
+    )
+
+
+def requesters_mutation() -> dict[str, Any]:
+    """Stamp the creating user on CREATE and the approving user on Proposed -> Published."""
+
+    def stamp(key: str) -> str:
+        return f"Object{{metadata: Object.metadata{{annotations: {{'{key}': request.userInfo.username}}}}}}"
+
+    expression = (
+        f"request.operation == 'CREATE' ? {stamp(CREATED_BY)} : "
+        f"({_PUBLISHING}) ? {stamp(APPROVED_BY)} : Object{{}}"
+    )
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": {
+            "name": "packagerevision-requesters" + POLICY_SUFFIX,
+            "labels": {"app.kubernetes.io/part-of": "porch-operator"},
+        },
+        "spec": {
+            "failurePolicy": "Fail",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {"resourceRules": [_rules(["CREATE", "UPDATE"], REVISIONS)]},
+            "matchConditions": [{"name": "not-the-operator", "expression": f"!({IS_OPERATOR})"}],
+            "reinvocationPolicy": "Never",
+            "mutations": [
+                {"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": expression}}
+            ],
+        },
+    }
+
+
+def _mutating_binding(policy: dict[str, Any]) -> dict[str, Any]:
+    binding = _binding(policy)
+    binding["kind"] = "MutatingAdmissionPolicyBinding"
+    del binding["spec"]["validationActions"]
+    return binding
+
+
 def policies() -> list[dict[str, Any]]:
-    """Every policy, in a fixed order."""
-    return [approval(), published_deletion(), revision_origin(), resources_draft_only(), operator_owned()]
+    """Every validating policy, in a fixed order."""
+    return [
+        approval(),
+        published_deletion(),
+        revision_origin(),
+        resources_draft_only(),
+        operator_owned(),
+        requesters_guard(),
+    ]
 
 
 def documents() -> list[dict[str, Any]]:
-    """The policies, each followed by its binding."""
-    return [doc for policy in policies() for doc in (policy, _binding(policy))]
+    """The policies, each followed by its binding; the mutating policy last."""
+    validating = [doc for policy in policies() for doc in (policy, _binding(policy))]
+    mutating = requesters_mutation()
+    return [*validating, mutating, _mutating_binding(mutating)]
 
 
 def operator_identity(*, username: str = DEFAULT_OPERATOR_USERNAME, groups: str = "") -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ accepted for an approver), revision numbers and the latest label, copy, deletion
 from __future__ import annotations
 
 from tests.e2e.porch.conftest import Porch
+from tests.gitrepos import git
 
 
 def latest_label(porch: Porch, name: str) -> str | None:
@@ -17,6 +18,20 @@ def test_init_propose_approve_publish(porch: Porch) -> None:
     ready = porch.wait_ready(name)
     assert ready["status"]["creationSource"] == "init"
     assert ready["status"]["revision"] == 0
+    # The creating user is recorded by admission and is the author of the draft's commit.
+    assert ready["metadata"]["annotations"]["porch.kpt.dev/created-by"] == "alice"
+    assert git(
+        "log", "-1", "--format=%an <%ae>", "refs/heads/drafts/apps/web/first", cwd=repo.path
+    ).strip() == ("alice <alice>")
+    spoof = porch.author.run(
+        "annotate",
+        "packagerevision",
+        name,
+        "--overwrite",
+        "porch.kpt.dev/created-by=someone-else",
+        check=False,
+    )
+    assert spoof.returncode != 0 and "requesting user" in spoof.stderr
     assert repo.refs().get("refs/heads/drafts/apps/web/first")
     files = porch.resources(name)
     assert "the web app" in files["Kptfile"]
@@ -43,6 +58,8 @@ def test_init_propose_approve_publish(porch: Porch) -> None:
     )
     porch.wait_ready(name)
     assert published["status"]["publishedAt"]
+    assert published["status"]["publishedBy"] == "bob"
+    assert published["metadata"]["annotations"]["porch.kpt.dev/approved-by"] == "bob"
     refs = repo.refs()
     assert "refs/tags/apps/web/v1" in refs
     assert "refs/heads/proposed/apps/web/first" not in refs
