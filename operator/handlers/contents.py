@@ -26,7 +26,7 @@ from porch_operator import errors, metrics, models
 from porch_operator.engine import render as engine_render
 from porch_operator.engine.resources import PackageResources
 from porch_operator.gitstore import PackageRevisionInfo
-from porch_operator.handlers import conditions, kube, manifests, outcomes, revisions
+from porch_operator.handlers import conditions, events, kube, manifests, outcomes, revisions
 from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, Key
 
@@ -208,6 +208,10 @@ async def _record(
         (resources.get("status") or {}).get("conditions"), [rendered, ready], generation=generation
     )
     await _write_status(worker, resources, status)
+    if rendered.status == "True":
+        events.normal(resources, "Rendered", rendered.message)
+    else:
+        events.warning(resources, rendered.reason, rendered.message)
     pr_generation = revision["metadata"].get("generation", 1)
     pr_status = revision.get("status") or {}
     merged = conditions.merge(pr_status.get("conditions"), [rendered], generation=pr_generation)

@@ -21,7 +21,12 @@ import prometheus_client
 
 from porch_operator import errors, models
 from porch_operator.handlers import conditions, kube, manifests
-from porch_operator.handlers.repositories import FULL_SYNC, RepositoryWorker, WorkerRegistry
+from porch_operator.handlers.repositories import (
+    FULL_SYNC,
+    RepositoryWorker,
+    RevisionsCollector,
+    WorkerRegistry,
+)
 from porch_operator.handlers.runtime import Runtime
 from porch_operator.handlers.settings import OperatorSettings
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, PACKAGE_REVISION_RESOURCES, Key
@@ -47,6 +52,7 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
     runtime = await Runtime.start(operator_settings)
     runtime.workers = WorkerRegistry(lambda namespace, name: RepositoryWorker(runtime, namespace, name))
     memo.runtime = runtime
+    prometheus_client.REGISTRY.register(RevisionsCollector(runtime.workers))
     if operator_settings.metrics_port:
         prometheus_client.start_http_server(
             operator_settings.metrics_port, addr=operator_settings.metrics_address

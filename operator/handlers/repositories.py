@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from porch_operator import errors, metrics
+from porch_operator import errors, metrics, models
 from porch_operator.engine import kptfile as pkgkptfile
 from porch_operator.engine import metadata as pkgmetadata
 from porch_operator.engine.resources import KPTFILE, PackageResources
@@ -267,3 +267,36 @@ class WorkerRegistry:
 
     def __iter__(self) -> Iterator[RepositoryWorker]:
         return iter(list(self._workers.values()))
+
+
+class RevisionsCollector:
+    """Prometheus gauges computed at scrape time from every worker's view of git (never stale)."""
+
+    def __init__(self, workers: WorkerRegistry) -> None:
+        self._workers = workers
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        revisions = GaugeMetricFamily(
+            "porch_package_revisions",
+            "Package revisions in git, by lifecycle (placeholders not counted).",
+            labels=["lifecycle"],
+        )
+        counts = dict.fromkeys(models.Lifecycle, 0)
+        workers = list(self._workers)
+        for worker in workers:
+            for info in worker.revisions():
+                if not info.is_placeholder:
+                    counts[info.lifecycle] += 1
+        for lifecycle, count in counts.items():
+            revisions.add_metric([lifecycle.value], count)
+        yield revisions
+        yield GaugeMetricFamily(
+            "porch_repositories", "Repositories the operator works on.", value=len(workers)
+        )
+        pending = GaugeMetricFamily(
+            "porch_work_queue_depth", "Items waiting in the repository workers' queues."
+        )
+        pending.add_metric([], sum(len(worker.queue) for worker in workers))
+        yield pending

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from porch_operator import errors, metrics, models
 from porch_operator.engine import lifecycle as rules
 from porch_operator.gitstore import PackageRevisionInfo
-from porch_operator.handlers import conditions, kube, manifests, outcomes, packages, sources
+from porch_operator.handlers import conditions, events, kube, manifests, outcomes, packages, sources
 from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, PACKAGE_REVISION_RESOURCES, Key
 
@@ -97,9 +97,14 @@ async def report_failure(worker: RepositoryWorker, name: str, error: BaseExcepti
         generation=generation,
     )
     try:
-        await write_status(worker, revision, {"observedGeneration": generation, "conditions": merged})
+        updated = await write_status(
+            worker, revision, {"observedGeneration": generation, "conditions": merged}
+        )
     except errors.PorchError as exc:
         worker.logger.warning("Could not report the failure of %s: %s", name, exc)
+        return
+    if updated is not revision:  # a new failure, not the same one again
+        events.warning(revision, outcome.reason, outcome.message)
 
 
 # --- reconcile --------------------------------------------------------------------------------------------
@@ -190,6 +195,11 @@ async def create_from_source(worker: RepositoryWorker, revision: Body) -> Packag
     worker.logger.info(
         "Created draft %s from its %s source.", revision["metadata"]["name"], built.creation_source.value
     )
+    events.normal(
+        revision,
+        "Created",
+        f"The draft is in git on {info.ref}, from its {built.creation_source.value} source.",
+    )
     return info
 
 
@@ -261,6 +271,10 @@ async def drive_lifecycle(
     await worker.rediscover()
     info = worker.revision(package, workspace) or info
     worker.logger.info("%s is now %s in git (%s).", name, info.lifecycle.value, operation)
+    message = f"The revision is now {info.lifecycle.value} in git" + (
+        f" as revision {info.revision}." if operation == "publish" else "."
+    )
+    events.normal(revision, operation.title().replace("_", ""), message)
     await _after_lifecycle_change(worker, name, info)
     return info, None
 

@@ -43,6 +43,8 @@ def test_published_drafts_and_placeholders_are_discovered(porch: Porch) -> None:
         porch.wait_ready(name)
     assert porch.resources("blueprints.basens.v2")["Kptfile"] == kptfile("basens", "second")
     assert porch.resources("blueprints.catalog.net.vpc.wip")["Kptfile"] == kptfile("vpc", "work in progress")
+    assert porch.stack.metric("porch_package_revisions", lifecycle="Published") >= 3
+    assert porch.stack.metric("porch_package_revisions", lifecycle="Draft") >= 1
     package = porch.admin.get("package", "blueprints.basens")
     assert package["status"]["latestRevision"] == 2
     assert package["status"]["latestRevisionName"] == "blueprints.basens.v2"

@@ -65,6 +65,13 @@ def test_init_propose_approve_publish(porch: Porch) -> None:
     assert "refs/heads/proposed/apps/web/first" not in refs
     porch.wait_for("latest label", lambda: latest_label(porch, name) == "true")
     porch.wait_for("placeholder", lambda: "deploy.apps.web.main" in porch.revisions())
+    porch.wait_for(
+        "an event says it was published",
+        lambda: any(
+            e["reason"] == "Publish" and "revision 1" in e["message"]
+            for e in porch.admin.get("events", None, f"--field-selector=involvedObject.name={name}")["items"]
+        ),
+    )
 
 
 def test_copy_publish_latest_moves_and_back_after_delete(porch: Porch) -> None:
