@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from localcluster import binaries
+from localcluster import binaries, porch, samples
 from localcluster.controlplane import ControlPlane
+from localcluster.processes import free_port
 
 
 def _paths(state: Path) -> dict[str, Path]:
@@ -77,20 +78,87 @@ def cmd_serve(state: Path) -> int:
     return 0
 
 
+_TRY = """
+porch-operator is running. In another terminal:
+
+  export KUBECONFIG={kubeconfig}
+  kubectl get repositories                       # blueprints and deployments, Ready
+  kubectl get packagerevisions                   # every revision found in git (short name: rpkg)
+  kubectl get packages
+
+  # a new draft, cloned from a published blueprint into the deployment repository:
+  kubectl apply -f - <<YAML
+  apiVersion: porch.kpt.dev/v1alpha2
+  kind: PackageRevision
+  metadata:
+    name: deployments.my-namespace.first
+  spec:
+    repository: deployments
+    packageName: my-namespace
+    workspaceName: first
+    lifecycle: Draft
+    source:
+      cloneFrom:
+        upstreamRef:
+          name: blueprints.basens.v2
+  YAML
+  kubectl wait rpkg/deployments.my-namespace.first --for=condition=Ready
+  kubectl get packagerevisionresources deployments.my-namespace.first -o yaml   # its files, editable
+  kubectl patch rpkg deployments.my-namespace.first --type=merge -p '{{"spec":{{"lifecycle":"Proposed"}}}}'
+  kubectl patch rpkg deployments.my-namespace.first --type=merge -p '{{"spec":{{"lifecycle":"Published"}}}}'
+  kubectl get rpkg deployments.my-namespace.first   # revision 1, latest
+  git -C {git} log --oneline --all                 # what the operator wrote
+
+Logs: {logs}/operator.log and {logs}/fnrunner.log. Metrics: http://127.0.0.1:{metrics}/metrics
+Press Ctrl-C to stop everything.
+"""
+
+
 def cmd_run(state: Path) -> int:
+    """The whole system in the foreground: control plane, API, operator, fnrunner and sample repositories."""
     if _running_pid(state) is not None:
         print(
             "A control plane from `make controlplane-up` is running; stop it with `make controlplane-down`."
         )
         return 1
     plane = start_control_plane(state)
+    processes = []
     try:
-        print(f"Control plane ready at {plane.api_url} in {plane.startup_seconds:.1f}s. In another terminal:")
-        print(f"export KUBECONFIG={_paths(state)['kubeconfig']}")
-        print("Press Ctrl-C to stop everything.", flush=True)
+        admin = _paths(state)["kubeconfig"]
+        print(
+            f"Control plane ready at {plane.api_url} in {plane.startup_seconds:.1f}s; installing porch.",
+            flush=True,
+        )
+        porch.install_api(admin)
+        work = state / "porch"
+        work.mkdir(exist_ok=True)
+        identity = porch.install_identity(plane, admin, work / "operator.kubeconfig")
+        fnrunner_port, metrics_port = free_port(), free_port()
+        processes.append(porch.start_fnrunner(work, fnrunner_port))
+        processes.append(
+            porch.start_operator(work, identity, fnrunner_port=fnrunner_port, metrics_port=metrics_port)
+        )
+        repos = samples.create(state / "git")
+        porch.kubectl(admin, "apply", "-f", "-", stdin=samples.repository("blueprints", repos["blueprints"]))
+        porch.kubectl(
+            admin,
+            "apply",
+            "-f",
+            "-",
+            stdin=samples.repository("deployments", repos["deployments"], deployment=True),
+        )
+        porch.kubectl(
+            admin, "wait", "--for=condition=Ready", "repository", "--all", "-n", "default", "--timeout=120s"
+        )
+        print(
+            _TRY.format(kubeconfig=admin, git=repos["deployments"], logs=work, metrics=metrics_port),
+            flush=True,
+        )
         _wait_for_stop_signal()
     finally:
-        print("Stopping the control plane.", flush=True)
+        print("Stopping porch-operator and the control plane.", flush=True)
+        for process in reversed(processes):
+            process.stop()
         plane.stop()
         _paths(state)["kubeconfig"].unlink(missing_ok=True)
     return 0

@@ -3,57 +3,27 @@
 `OperatorStack.start()` installs what an admin installs (the CRDs and admission policies of `crds/`, the
 operator's ServiceAccount and RBAC of `config/rbac`), mints a token for that ServiceAccount, and starts the
 fnrunner (builtin and executable evaluators) and the operator (`python -m porch_operator.handlers
---standalone`) with it: the operator runs with exactly the permissions `config/rbac` grants. Logs go to files
+--standalone`) with it, through `localcluster.porch` (which `make run` uses too): the operator runs with
+exactly the permissions `config/rbac` grants. Logs go to files
 whose tails are attached to failures. `kill()` sends SIGKILL (crash tests); `restart()` starts the operator
 again on the same git cache.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcluster import porch
 from localcluster.controlplane import ControlPlane
-from localcluster.processes import free_port, log_tail
+from localcluster.processes import ManagedProcess, free_port, log_tail
 from tests.e2e.api import install
 from tests.e2e.kube import Kubectl, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NAMESPACE = "porch-system"
-SERVICE_ACCOUNT = "porch-operator"
-
-
-def service_account_kubeconfig(plane: ControlPlane, admin: Kubectl, path: Path) -> Path:
-    token = admin.run(
-        "create", "token", SERVICE_ACCOUNT, f"--namespace={NAMESPACE}", "--duration=24h"
-    ).stdout.strip()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "local",
-                "cluster": {
-                    "server": plane.api_url,
-                    "certificate-authority-data": base64.b64encode(plane.ca_file.read_bytes()).decode(),
-                },
-            }
-        ],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": SERVICE_ACCOUNT}}],
-        "current-context": "local",
-    }
-    path.write_text(json.dumps(config))
-    path.chmod(0o600)
-    return path
 
 
 @dataclass
@@ -64,82 +34,41 @@ class OperatorStack:
     sync_interval: float = 300.0
     fnrunner_port: int = 0
     metrics_port: int = 0
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
     kubeconfig: Path | None = None
 
     def install(self) -> None:
         install.install(self.admin)
-        self.admin.run("create", "namespace", NAMESPACE, check=False)
-        self.admin.run("apply", "-k", str(REPO_ROOT / "config" / "rbac"))
-        self.kubeconfig = service_account_kubeconfig(
-            self.plane, self.admin, self.workdir / "operator.kubeconfig"
+        self.kubeconfig = porch.install_identity(
+            self.plane, self.admin.kubeconfig, self.workdir / "operator.kubeconfig"
         )
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-        log.close()
-        self.processes[name] = process
-        return process
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig is None:
             self.install()
         self.fnrunner_port = free_port()
-        self._spawn(
-            "fnrunner",
-            [
-                sys.executable,
-                "-m",
-                "fnrunner",
-                "--port",
-                str(self.fnrunner_port),
-                "--disable-runtimes",
-                "pod",
-                "--watch-function-configs",
-                "false",
-                "--metrics-port",
-                "0",
-            ],
-            {**os.environ, "NO_PROXY": "127.0.0.1,localhost"},
-        )
+        self.processes["fnrunner"] = porch.start_fnrunner(self.workdir, self.fnrunner_port)
         self.start_operator()
 
     def start_operator(self) -> None:
         assert self.kubeconfig is not None
         self.metrics_port = free_port()
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "PORCH_CACHE_DIR": str(self.workdir / "git-cache"),
-            "PORCH_FUNCTION_RUNNER": f"127.0.0.1:{self.fnrunner_port}",
-            "PORCH_METRICS_PORT": str(self.metrics_port),
-            "PORCH_METRICS_ADDRESS": "127.0.0.1",
-            "PORCH_SYNC_INTERVAL": str(self.sync_interval),
-            "PORCH_GIT_TIMEOUT": "10",
-        }
-        self._spawn(
-            "operator",
-            [
-                sys.executable,
-                "-m",
-                "porch_operator.handlers",
-                "--standalone",
-                "--verbose",
-                "--log-format=plain",
-            ],
-            env,
+        self.processes["operator"] = porch.start_operator(
+            self.workdir,
+            self.kubeconfig,
+            fnrunner_port=self.fnrunner_port,
+            metrics_port=self.metrics_port,
+            settings={"PORCH_SYNC_INTERVAL": str(self.sync_interval), "PORCH_GIT_TIMEOUT": "10"},
         )
         eventually(self._metrics_up, timeout=60, what="the operator serves metrics")
 
     def _metrics_up(self) -> bool:
         process = self.processes["operator"]
-        if process.poll() is not None:
-            raise RuntimeError(f"the operator exited with {process.returncode}:\n{self.log_tail('operator')}")
+        if not process.alive():
+            raise RuntimeError(
+                f"the operator exited with {process.popen.returncode}:\n{self.log_tail('operator')}"
+            )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as response:
@@ -166,7 +95,7 @@ class OperatorStack:
         return log_tail(self.workdir / f"{name}.log", lines)
 
     def kill_operator(self) -> None:
-        process = self.processes["operator"]
+        process = self.processes["operator"].popen
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
 
@@ -176,14 +105,8 @@ class OperatorStack:
 
     def stop_process(self, name: str) -> None:
         process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            process.stop(grace=30)
 
     def stop(self) -> None:
         for name in list(self.processes):
