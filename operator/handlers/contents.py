@@ -38,7 +38,23 @@ _COMMIT_PATH = "/metadata/annotations/" + manifests.COMMIT_ANNOTATION.replace("/
 _LIFECYCLE_PATH = "/metadata/labels/" + models.LIFECYCLE_LABEL.replace("/", "~1")
 
 
+def in_sync(resources: Body, info: PackageRevisionInfo | None) -> bool:
+    """Whether resources need no work: content handled, commit and lifecycle label as git has them."""
+    meta = resources["metadata"]
+    return bool(
+        info is not None
+        and not meta.get("deletionTimestamp")
+        and (resources.get("status") or {}).get("observedGeneration") == meta.get("generation")
+        and meta.get("annotations", {}).get(manifests.COMMIT_ANNOTATION) == info.commit
+        and meta.get("labels", {}).get(models.LIFECYCLE_LABEL) == info.lifecycle.value
+    )
+
+
 async def handle(worker: RepositoryWorker, key: Key, body: Body | None) -> None:
+    if body is not None and in_sync(
+        body, worker.revision(body["spec"]["packageName"], body["spec"]["workspaceName"])
+    ):
+        return  # see revisions.handle
     resources = await worker.kube.find(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, key.name)
     if resources is None or resources["metadata"].get("deletionTimestamp"):
         return
@@ -79,7 +95,6 @@ async def _patch(worker: RepositoryWorker, resources: Body, ops: list[Body]) -> 
     updated = await worker.kube.patch(
         kube.PACKAGE_REVISION_RESOURCES, worker.namespace, meta["name"], guard + ops
     )
-    metrics.API_WRITES.labels(verb="patch").inc()
     return updated
 
 
@@ -94,7 +109,6 @@ async def _write_status(worker: RepositoryWorker, resources: Body, status: Body)
             {"status": patch},
             subresource="status",
         )
-        metrics.API_WRITES.labels(verb="patch").inc()
 
 
 async def refresh_from_git(worker: RepositoryWorker, resources: Body, info: PackageRevisionInfo) -> None:

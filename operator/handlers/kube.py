@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 from kubernetes_asyncio import client as k8s
 
-from porch_operator import errors
+from porch_operator import errors, metrics
 
 Body = dict[str, Any]
 
@@ -136,6 +136,9 @@ class KubeClient:
             )
         except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc, what) from exc
+        finally:
+            if method != "GET":
+                metrics.API_WRITES.labels(verb=method.lower()).inc()
         return result if isinstance(result, dict) else {}
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Body:

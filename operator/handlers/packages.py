@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from porch_operator import metrics, models
+from porch_operator import models
 from porch_operator.gitstore import PackageRevisionInfo
 from porch_operator.handlers import kube, manifests
 
@@ -50,7 +50,6 @@ async def refresh(worker: RepositoryWorker, *, packages: set[str] | None) -> Non
                 name,
                 {"metadata": {"labels": {models.LATEST_REVISION_LABEL: desired}}},
             )
-            metrics.API_WRITES.labels(verb="patch").inc()
     await _refresh_package_objects(worker, by_package, packages)
 
 
@@ -71,13 +70,11 @@ async def _refresh_package_objects(
         if not infos:
             if current is not None:
                 await worker.kube.delete(kube.PACKAGES, ns, current["metadata"]["name"])
-                metrics.API_WRITES.labels(verb="delete").inc()
             continue
         if current is None:
             current = await worker.kube.create(
                 kube.PACKAGES, ns, manifests.package_object(worker.body, package)
             )
-            metrics.API_WRITES.labels(verb="create").inc()
         status = manifests.package_status(repo, package, infos)
         status.setdefault("latestRevisionName", None)  # null in a merge patch removes a stale name
         status["observedGeneration"] = current["metadata"].get("generation", 1)
@@ -85,4 +82,3 @@ async def _refresh_package_objects(
             await worker.kube.patch(
                 kube.PACKAGES, ns, current["metadata"]["name"], {"status": status}, subresource="status"
             )
-            metrics.API_WRITES.labels(verb="patch").inc()

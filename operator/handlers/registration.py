@@ -201,7 +201,7 @@ async def package_revision_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -
         return
     worker = await _route(memo, body, PACKAGE_REVISION)
     if worker is not None:
-        worker.enqueue(Key(PACKAGE_REVISION, body["metadata"]["name"]))
+        worker.enqueue(Key(PACKAGE_REVISION, body["metadata"]["name"]), dict(body))
 
 
 @kopf.on.event(*RESOURCES_KIND)
@@ -211,4 +211,4 @@ async def resources_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
         return
     worker = await _route(memo, body, PACKAGE_REVISION_RESOURCES)
     if worker is not None:
-        worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, body["metadata"]["name"]))
+        worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, body["metadata"]["name"]), dict(body))

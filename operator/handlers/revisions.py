@@ -39,6 +39,10 @@ Lifecycle = models.Lifecycle
 
 
 async def handle(worker: RepositoryWorker, key: Key, body: Body | None) -> None:
+    if body is not None and in_sync(
+        body, worker.revision(body["spec"]["packageName"], body["spec"]["workspaceName"])
+    ):
+        return  # the watched body already says so; a stale body can only make us do (harmless) work
     revision = await worker.kube.find(kube.PACKAGE_REVISIONS, worker.namespace, key.name)
     if revision is None:
         return
@@ -50,15 +54,6 @@ async def handle(worker: RepositoryWorker, key: Key, body: Body | None) -> None:
 
 
 # --- conditions -------------------------------------------------------------------------------------------
-
-
-def ready_conditions(revision: Body, *, facts: PackageFacts | None, generation: int) -> list[Body]:
-    """Conditions of a revision that is as its spec asks (used for revisions discovered in git)."""
-    updates = [Condition.true("Ready", "Ready", "The revision is in git as requested.")]
-    if facts is not None and facts.error:
-        updates = [Condition.false("Ready", "InvalidPackage", facts.error)]
-    existing = (revision.get("status") or {}).get("conditions")
-    return conditions.merge(existing, updates, generation=generation)
 
 
 async def write_status(worker: RepositoryWorker, revision: Body, status: Body) -> Body:
@@ -74,7 +69,6 @@ async def write_status(worker: RepositoryWorker, revision: Body, status: Body) -
         {"status": patch},
         subresource="status",
     )
-    metrics.API_WRITES.labels(verb="patch").inc()
     return updated
 
 
@@ -147,7 +141,6 @@ async def _add_finalizer(worker: RepositoryWorker, revision: Body) -> Body:
             {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
         ],
     )
-    metrics.API_WRITES.labels(verb="patch").inc()
     return updated
 
 
@@ -319,12 +312,16 @@ async def _unmet_gates(worker: RepositoryWorker, info: PackageRevisionInfo) -> l
 # --- status -----------------------------------------------------------------------------------------------
 
 
-async def update_status(
-    worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo, *, blocked: Condition | None
-) -> None:
-    from porch_operator.handlers.repositories import PackageFacts
-
-    facts = PackageFacts(await worker.files_of(info))
+def desired_status(
+    worker: RepositoryWorker,
+    revision: Body,
+    info: PackageRevisionInfo,
+    facts: PackageFacts,
+    *,
+    blocked: Condition | None = None,
+) -> Body:
+    """The whole status of a revision, from git and the object (used by the sync and the reconcile alike, so
+    that what one writes the other finds equal)."""
     generation = revision["metadata"].get("generation", 1)
     current = revision.get("status") or {}
     status = manifests.git_status(info, repository=worker.body, meta=facts.meta, upstream=facts.upstream_lock)
@@ -347,7 +344,34 @@ async def update_status(
             Condition.false("Stalled", "Ready"),
         ]
     status["conditions"] = conditions.merge(current.get("conditions"), updates, generation=generation)
-    await write_status(worker, revision, status)
+    return status
+
+
+async def update_status(
+    worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo, *, blocked: Condition | None
+) -> None:
+    from porch_operator.handlers.repositories import PackageFacts
+
+    facts = PackageFacts(await worker.files_of(info))
+    await write_status(worker, revision, desired_status(worker, revision, info, facts, blocked=blocked))
+
+
+def in_sync(revision: Body, info: PackageRevisionInfo | None) -> bool:
+    """Whether a revision needs no work: its generation handled, its git state recorded, nothing pending."""
+    meta, status = revision["metadata"], revision.get("status") or {}
+    if info is None or meta.get("deletionTimestamp") or manifests.FINALIZER not in meta.get("finalizers", []):
+        return False
+    ready = conditions.find(status.get("conditions"), "Ready")
+    rendered = conditions.find(status.get("conditions"), "Rendered")
+    return bool(
+        (rendered is None or rendered.get("status") == "True")
+        and status.get("observedGeneration") == meta.get("generation")
+        and status.get("selfLock", {}).get("git", {}).get("commit") == info.commit
+        and status.get("revision") == info.revision
+        and revision["spec"].get("lifecycle") == info.lifecycle.value
+        and ready is not None
+        and ready.get("status") == "True"
+    )
 
 
 # --- deletion ---------------------------------------------------------------------------------------------
@@ -417,7 +441,6 @@ async def remove_finalizer(worker: RepositoryWorker, revision: Body) -> None:
         )
     except errors.NotFound:
         return
-    metrics.API_WRITES.labels(verb="patch").inc()
 
 
 async def _dependents(worker: RepositoryWorker, name: str) -> set[str]:

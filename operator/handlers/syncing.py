@@ -135,22 +135,8 @@ async def create_revision(worker: RepositoryWorker, info: PackageRevisionInfo, *
     except errors.AlreadyExists:
         worker.enqueue_revision(body["metadata"]["name"])  # made meanwhile (by a user?): reconcile it instead
         return
-    metrics.API_WRITES.labels(verb="create").inc()
-    status = manifests.git_status(info, repository=worker.body, meta=facts.meta, upstream=facts.upstream_lock)
-    status["creationSource"] = manifests.creation_source(info)
-    status = {k: v for k, v in status.items() if v is not None}
-    status["observedGeneration"] = created["metadata"].get("generation", 1)
-    status["conditions"] = revisions.ready_conditions(
-        created, facts=facts, generation=status["observedGeneration"]
-    )
-    await worker.kube.patch(
-        kube.PACKAGE_REVISIONS,
-        worker.namespace,
-        body["metadata"]["name"],
-        {"status": status},
-        subresource="status",
-    )
-    metrics.API_WRITES.labels(verb="patch").inc()
+    status = revisions.desired_status(worker, created, info, facts)
+    await revisions.write_status(worker, created, status)
     await create_resources(worker, created, info, files)
 
 
@@ -175,7 +161,6 @@ async def create_resources(
     except errors.AlreadyExists:
         worker.enqueue(Key("PackageRevisionResources", body["metadata"]["name"]))
         return body
-    metrics.API_WRITES.labels(verb="create").inc()
     generation = created["metadata"].get("generation", 1)
     found = [
         Condition.false(
@@ -215,7 +200,6 @@ async def create_resources(
         {"status": status},
         subresource="status",
     )
-    metrics.API_WRITES.labels(verb="patch").inc()
     return created
 
 
@@ -245,7 +229,6 @@ async def remove_vanished(worker: RepositoryWorker, revision: Body) -> None:
         )
     await worker.kube.delete(kube.PACKAGE_REVISIONS, worker.namespace, name, uid=revision["metadata"]["uid"])
     await worker.kube.delete(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name)
-    metrics.API_WRITES.labels(verb="delete").inc()
     worker.logger.info("Deleted %s: its revision is no longer in git.", name)
 
 
@@ -320,5 +303,4 @@ async def _write_repository_status(worker: RepositoryWorker, status: Body) -> No
     updated = await worker.kube.patch(
         kube.REPOSITORIES, worker.namespace, worker.name, {"status": patch}, subresource="status"
     )
-    metrics.API_WRITES.labels(verb="patch").inc()
     worker.body = updated

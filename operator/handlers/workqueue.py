@@ -6,7 +6,9 @@ never race each other within a repository; different repositories have different
 parallel. Watch events only *enqueue* work; the worker pulls it.
 
 Items are keyed (kind, name) and deduplicated: enqueueing a key that is already pending keeps one entry, at
-the earliest due time, with the latest object body seen for it (as an informer would). Failed items come back
+the earliest due time, with the body of the latest enqueue (as an informer would keep the latest object). A
+watch event passes the object's body, so the reconcile can tell from it that nothing needs doing; the
+operator's own enqueues pass none, which means "look again, fully". Failed items come back
 with exponential backoff per key; a success resets the key's backoff.
 """
 
@@ -63,11 +65,11 @@ class WorkQueue:
         due = time.monotonic() + max(delay, 0.0)
         entry = self._entries.get(key)
         if entry is not None:
-            entry.body = body if body is not None else entry.body
+            entry.body = body
             if entry.due <= due:
                 return
         token = next(self._counter)
-        self._entries[key] = _Entry(due, body if body is not None or entry is None else entry.body, token)
+        self._entries[key] = _Entry(due, body, token)
         heapq.heappush(self._heap, (due, token, key))
         self._wakeup.set()
 

@@ -39,6 +39,14 @@ async def test_a_later_enqueue_keeps_the_earlier_due_time_but_takes_the_new_body
     assert item is not None and item.body == {"v": 2}
 
 
+async def test_an_enqueue_without_a_body_drops_the_stored_one() -> None:
+    queue = WorkQueue()
+    queue.enqueue(A, {"v": 1})
+    queue.enqueue(A)
+    item = await queue.get(timeout=1)
+    assert item is not None and item.body is None
+
+
 async def test_get_wakes_up_when_work_arrives() -> None:
     queue = WorkQueue()
     waiter = asyncio.create_task(queue.get(timeout=5))
