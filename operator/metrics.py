@@ -47,6 +47,6 @@ PUBLISH_SECONDS = Histogram(
 )
 API_WRITES = Counter(
     "porch_api_writes_total",
-    "Writes the operator sent to the Kubernetes API (answered or not), by HTTP verb.",
-    ["verb"],
+    "Writes the operator sent to the Kubernetes API (answered or not), by HTTP verb and kind (/status).",
+    ["verb", "kind"],
 )

@@ -92,6 +92,9 @@ def translate(exc: BaseException, what: str) -> errors.PorchError:
     return errors.ApiUnavailable(f"{what}: {type(exc).__name__}: {exc}")
 
 
+logger = logging.getLogger(__name__)
+
+
 def silence_payload_logging() -> None:
     """kubernetes_asyncio logs whole response bodies at DEBUG, Secrets included: never let it."""
     logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
@@ -138,7 +141,9 @@ class KubeClient:
             raise translate(exc, what) from exc
         finally:
             if method != "GET":
-                metrics.API_WRITES.labels(verb=method.lower()).inc()
+                kind = what.split(" ", 2)[1] + ("/status" if path.endswith("/status") else "")
+                metrics.API_WRITES.labels(verb=method.lower(), kind=kind).inc()
+                logger.debug("API write: %s.", what)
         return result if isinstance(result, dict) else {}
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Body:

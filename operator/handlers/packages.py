@@ -1,11 +1,14 @@
 """Per-package derived state: the latest-revision labels and the Package summary objects.
 
-After every change of a repository's revisions (a sync, a publish, a deletion) the worker calls `refresh`
-for the packages concerned. It computes, from git, which published revision is the latest of each package
-(revisions whose objects are being deleted do not count) and patches the `porch.kpt.dev/latest-revision`
-label of every PackageRevision whose value differs ("true" on exactly one published revision per package,
-"false" on all others); it then creates, updates or deletes the Package objects so that each package in git
-has one, with its latest revision and the count of revisions per lifecycle.
+Which published revision is the latest of a package is computed from git (revisions whose objects are being
+deleted do not count); the `porch.kpt.dev/latest-revision` label is "true" on exactly that one and "false"
+on the other revisions, and each package in git has a Package object with its latest revision and the count
+of revisions per lifecycle.
+
+`refresh` brings every object of the repository (or of some packages) in line, listing them; the sync uses
+it. `update` is the cheap form for one package after the operator's own change (a publish, a deletion, a new
+draft): the previous latest is read from the Package object, so only the two revisions whose label changes
+are touched, and nothing is listed, however many revisions the package has.
 """
 
 from __future__ import annotations
@@ -82,3 +85,35 @@ async def _refresh_package_objects(
             await worker.kube.patch(
                 kube.PACKAGES, ns, current["metadata"]["name"], {"status": status}, subresource="status"
             )
+
+
+async def update(worker: RepositoryWorker, package: str, *, leaving: str | None = None) -> None:
+    """After the operator's own change to `package`: move the latest label if it moved, and update the
+    Package object. `leaving` names a revision being deleted (it no longer counts)."""
+    ns, repo = worker.namespace, worker.name
+    infos = [
+        info for info in worker.package_revisions(package) if manifests.revision_name(repo, info) != leaving
+    ]
+    latest = manifests.latest_revisions(infos).get(package)
+    latest_name = manifests.revision_name(repo, latest) if latest else None
+    name = models.package_object_name(repo, package)
+    current = await worker.kube.find(kube.PACKAGES, ns, name)
+    previous = ((current or {}).get("status") or {}).get("latestRevisionName")
+    if previous and previous not in (latest_name, leaving):
+        await set_latest(worker, previous, "false")
+    if latest_name:
+        await set_latest(worker, latest_name, "true")
+    await _refresh_package_objects(worker, {package: infos} if infos else {}, {package})
+
+
+async def set_latest(worker: RepositoryWorker, name: str, value: str) -> None:
+    revision = await worker.kube.find(kube.PACKAGE_REVISIONS, worker.namespace, name)
+    if revision is None or revision["metadata"].get("deletionTimestamp"):
+        return
+    if revision["metadata"].get("labels", {}).get(models.LATEST_REVISION_LABEL) != value:
+        await worker.kube.patch(
+            kube.PACKAGE_REVISIONS,
+            worker.namespace,
+            name,
+            {"metadata": {"labels": {models.LATEST_REVISION_LABEL: value}}},
+        )

@@ -183,7 +183,8 @@ async def create_from_source(worker: RepositoryWorker, revision: Body) -> Packag
     revision = await write_status(worker, revision, status)
     resources = await syncing.create_resources(worker, revision, info, built.files.to_dict(), rendered=False)
     worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, resources["metadata"]["name"]))
-    await packages.refresh(worker, packages={spec["packageName"]})
+    await packages.set_latest(worker, revision["metadata"]["name"], "false")  # a draft is never the latest
+    await packages.update(worker, spec["packageName"])
     await worker.refresh_summary()
     worker.logger.info(
         "Created draft %s from its %s source.", revision["metadata"]["name"], built.creation_source.value
@@ -273,12 +274,14 @@ async def drive_lifecycle(
 
 
 async def _after_lifecycle_change(worker: RepositoryWorker, name: str, info: PackageRevisionInfo) -> None:
-    """What moves with a lifecycle change: the resources' label and, on publish, the package's placeholder
-    (created by the first publish), the latest labels and the Package summary."""
+    """What moves with a lifecycle change: the resources' label; on publish also the package's placeholder
+    (created by the first publish), the latest label; and the Package summary."""
     from porch_operator.handlers import syncing  # cycle: the sync creates objects through this module too
 
     worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, name))
-    await syncing.reconcile_objects(worker, package=info.package)
+    if info.is_published:
+        await syncing.ensure_placeholder(worker, info.package)
+    await packages.update(worker, info.package)
     await worker.refresh_summary()
 
 
@@ -410,7 +413,7 @@ async def finalize(worker: RepositoryWorker, revision: Body) -> None:
         worker.logger.info("Deleted %s from git.", name)
     await worker.kube.delete(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name)
     await remove_finalizer(worker, revision)
-    await packages.refresh(worker, packages={spec["packageName"]})
+    await packages.update(worker, spec["packageName"], leaving=name)
     if worker.git is not None:
         await worker.refresh_summary()
 

@@ -110,6 +110,19 @@ async def reconcile_objects(worker: RepositoryWorker, *, package: str | None = N
     await packages.refresh(worker, packages=None if package is None else {package})
 
 
+async def ensure_placeholder(worker: RepositoryWorker, package: str) -> None:
+    """After a publish: the package's placeholder object exists (the first publish creates it) and follows
+    the branch head."""
+    placeholder = worker.revision(package, worker.branch)
+    if placeholder is None:
+        return
+    name = manifests.revision_name(worker.name, placeholder)
+    if await worker.kube.find(kube.PACKAGE_REVISIONS, worker.namespace, name) is None:
+        await create_revision(worker, placeholder, latest=False)
+    else:
+        worker.enqueue_revision(name)
+
+
 def _needs_reconcile(revision: Body, resources: Body | None, info: PackageRevisionInfo) -> bool:
     status = revision.get("status", {})
     commit = status.get("selfLock", {}).get("git", {}).get("commit")
