@@ -23,10 +23,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from porch_operator import errors, metrics, models
-from porch_operator.engine import render as engine_render
-from porch_operator.engine.resources import PackageResources
 from porch_operator.gitstore import PackageRevisionInfo
-from porch_operator.handlers import conditions, events, kube, manifests, outcomes, revisions
+from porch_operator.handlers import conditions, events, kube, manifests, outcomes, rendering, revisions
 from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, Key
 
@@ -143,25 +141,10 @@ async def render_and_commit(worker: RepositoryWorker, resources: Body, info: Pac
     if revision is None:
         return
     content = resources["spec"].get("resources") or {}
-    try:
-        package = PackageResources(content)
-    except errors.InvalidSpec as exc:
-        await _record(worker, resources, revision, generation=resources["metadata"]["generation"], error=exc)
-        return
-    started = time.monotonic()
-    try:
-        result = await engine_render.render(
-            package,
-            runtime=worker.runtime.functions,
-            image_prefix=worker.runtime.settings.default_image_prefix,
-        )
-    except errors.InvalidSpec as exc:  # the package itself is unusable (YAML, Kptfile, configPath)
-        await _record(worker, resources, revision, generation=resources["metadata"]["generation"], error=exc)
-        return
-    metrics.RENDER_SECONDS.labels(result="ok" if result.ok else "failed").observe(time.monotonic() - started)
     annotations = revision["metadata"].get("annotations") or {}
     push_anyway = annotations.get(models.PUSH_ON_RENDER_FAILURE_ANNOTATION) == "true"
-    files = result.resources.to_dict() if (result.ok or push_anyway) else None
+    outcome = await rendering.render(worker.runtime, content, keep_on_failure=push_anyway)
+    files = outcome.files
     if files is not None and files != await worker.files_of(info):
         assert worker.git is not None
         committed = time.monotonic()
@@ -176,53 +159,36 @@ async def render_and_commit(worker: RepositoryWorker, resources: Body, info: Pac
         metrics.GIT_SECONDS.labels(operation="update_draft").observe(time.monotonic() - committed)
         await worker.rediscover()
         info = worker.revision(info.package, info.workspace) or info
-    ops = [_set(_COMMIT_PATH, info.commit), _set(_LIFECYCLE_PATH, info.lifecycle.value)]
+    ops = []
+    meta = resources["metadata"]
+    if meta.get("annotations", {}).get(manifests.COMMIT_ANNOTATION) != info.commit:
+        ops.append(_set(_COMMIT_PATH, info.commit))
+    if meta.get("labels", {}).get(models.LIFECYCLE_LABEL) != info.lifecycle.value:
+        ops.append(_set(_LIFECYCLE_PATH, info.lifecycle.value))
     if files is not None and files != content:
         ops.append(_set("/spec/resources", files))
-    updated = await _patch(worker, resources, ops)  # Conflict: the content moved on; the newer one comes next
-    await _record(
-        worker,
-        updated,
-        revision,
-        generation=updated["metadata"]["generation"],
-        render=result,
-        pushed=files is not None,
-    )
+    # A Conflict here means the content moved on while rendering: the newer content is rendered next.
+    updated = await _patch(worker, resources, ops) if ops else resources
+    await _record(worker, updated, revision, outcome)
 
 
 async def _record(
-    worker: RepositoryWorker,
-    resources: Body,
-    revision: Body,
-    *,
-    generation: int,
-    render: engine_render.RenderResult | None = None,
-    error: BaseException | None = None,
-    pushed: bool = False,
+    worker: RepositoryWorker, resources: Body, revision: Body, outcome: rendering.Outcome
 ) -> None:
     """Write the render outcome into the resources' status and the revision's Rendered condition."""
-    status: Body = {"observedGeneration": generation}
-    if error is not None:
-        outcome = outcomes.classify(error)
-        rendered = Condition.false("Rendered", outcome.reason, outcome.message)
-        status["renderStatus"] = {"error": outcome.message}
-    elif render is not None and not render.ok:
-        suffix = " The files were pushed anyway (push-on-render-failure)." if pushed else ""
-        rendered = Condition.false("Rendered", "RenderFailed", render.error + suffix)
-        status["renderStatus"] = render.status.to_dict()
-    else:
-        rendered = Condition.true("Rendered", "Rendered", "The content is rendered and in git.")
-        status["renderStatus"] = render.status.to_dict() if render and render.status.worth_reporting else None
+    generation = resources["metadata"]["generation"]
+    rendered = outcome.rendered
+    status: Body = {"observedGeneration": generation, "renderStatus": outcome.render_status}
     ready = (
         Condition.true("Ready", "Ready", "The files are in sync with git.")
-        if rendered.status == "True"
+        if outcome.ok
         else Condition.false("Ready", rendered.reason, rendered.message)
     )
     status["conditions"] = conditions.merge(
         (resources.get("status") or {}).get("conditions"), [rendered, ready], generation=generation
     )
     await _write_status(worker, resources, status)
-    if rendered.status == "True":
+    if outcome.ok:
         events.normal(resources, "Rendered", rendered.message)
     else:
         events.warning(resources, rendered.reason, rendered.message)

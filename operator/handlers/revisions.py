@@ -22,12 +22,22 @@ does what differs, so it is cheap and writes nothing when nothing differs (an op
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from porch_operator import errors, metrics, models
 from porch_operator.engine import lifecycle as rules
 from porch_operator.gitstore import PackageRevisionInfo
-from porch_operator.handlers import conditions, events, kube, manifests, outcomes, packages, sources
+from porch_operator.handlers import (
+    conditions,
+    events,
+    kube,
+    manifests,
+    outcomes,
+    packages,
+    rendering,
+    sources,
+)
 from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, PACKAGE_REVISION_RESOURCES, Key
 
@@ -105,6 +115,8 @@ async def report_failure(worker: RepositoryWorker, name: str, error: BaseExcepti
 
 
 async def reconcile(worker: RepositoryWorker, revision: Body) -> None:
+    """See the module docstring. The revision's status is written once, right after the git change; what
+    follows from the change (resources, placeholder, labels, Package, events) comes after it."""
     meta, spec = revision["metadata"], revision["spec"]
     if meta.get("deletionTimestamp"):
         await finalize(worker, revision)
@@ -113,17 +125,25 @@ async def reconcile(worker: RepositoryWorker, revision: Body) -> None:
         revision = await _add_finalizer(worker, revision)
     info = worker.revision(spec["packageName"], spec["workspaceName"])
     status = revision.get("status") or {}
+    created: Created | None = None
     if info is None:
-        if spec.get("source") and not status.get("selfLock"):
-            info = await create_from_source(worker, revision)
-            revision = await worker.kube.get(kube.PACKAGE_REVISIONS, worker.namespace, meta["name"])
-        else:
+        if not spec.get("source") or status.get("selfLock"):
             worker.enqueue(Key("sync", "full"))  # git no longer has it: the sync removes the object
             return
+        created = await create_from_source(worker, revision)
+        info = created.info
+        revision.setdefault("status", {})["creationSource"] = created.creation_source
+        revision["status"]["conditions"] = conditions.merge(
+            status.get("conditions"), [created.rendered], generation=meta.get("generation", 1)
+        )
     elif spec.get("source") and not status.get("creationSource"):
         worker.logger.info("Adopting the draft of %s found in git (created before a restart).", meta["name"])
-    info, blocked = await drive_lifecycle(worker, revision, info)
-    await update_status(worker, revision, info, blocked=blocked)
+    change = await drive_lifecycle(worker, revision, info)
+    await update_status(worker, revision, change.info, blocked=change.blocked)
+    if created is not None:
+        await _after_creation(worker, revision, created)
+    if change.operation:
+        await _after_lifecycle_change(worker, revision, change)
 
 
 async def _add_finalizer(worker: RepositoryWorker, revision: Body) -> Body:
@@ -144,77 +164,82 @@ async def _add_finalizer(worker: RepositoryWorker, revision: Body) -> Body:
     return updated
 
 
-async def create_from_source(worker: RepositoryWorker, revision: Body) -> PackageRevisionInfo:
-    """Build the source, commit it as a new draft, and create the revision's PackageRevisionResources."""
+@dataclass(frozen=True)
+class Created:
+    """A draft just made from a source: its revision in git, its source kind and how its render went."""
+
+    info: PackageRevisionInfo
+    creation_source: str
+    rendered: Condition
+
+
+async def create_from_source(worker: RepositoryWorker, revision: Body) -> Created:
+    """Build the source, render it, commit it as a new draft, and create the revision's resources.
+
+    A content that fails to render is still committed (unrendered), so that the user can fix it by editing
+    the draft; the revision then says Rendered=False.
+    """
     from porch_operator.handlers import syncing  # cycle: the sync creates objects through this module too
 
     spec = revision["spec"]
     built = await sources.build(worker, revision)
+    outcome = await rendering.render(worker.runtime, built.files.to_dict(), keep_on_failure=False)
+    files = outcome.files if outcome.files is not None else built.files.to_dict()
     assert worker.git is not None
     started = time.monotonic()
     info = await worker.git.create_draft(
         spec["packageName"],
         spec["workspaceName"],
-        files=built.files.to_dict(),
+        files=files,
         author=worker.author(revision["metadata"].get("annotations")),
         task=built.task,
     )
     metrics.GIT_SECONDS.labels(operation="create_draft").observe(time.monotonic() - started)
     await worker.rediscover()
     info = worker.revision(spec["packageName"], spec["workspaceName"]) or info
-    generation = revision["metadata"].get("generation", 1)
-    status = {
-        "observedGeneration": generation,
-        "creationSource": built.creation_source.value,
-        "revision": 0,
-        "selfLock": manifests.lock_of(info),
-        "deployment": bool(worker.spec.get("deployment", False)),
-        "conditions": conditions.merge(
-            (revision.get("status") or {}).get("conditions"),
-            [
-                Condition.false("Ready", "Rendering", "The source is in git; rendering its content."),
-                Condition("Rendered", "Unknown", "Pending", "The content has not been rendered yet."),
-                Condition.true("Reconciling", "Rendering", "Rendering the new content."),
-                Condition.false("Stalled", "Progressing"),
-            ],
-            generation=generation,
-        ),
-    }
-    revision = await write_status(worker, revision, status)
-    resources = await syncing.create_resources(worker, revision, info, built.files.to_dict(), rendered=False)
-    worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, resources["metadata"]["name"]))
-    await packages.set_latest(worker, revision["metadata"]["name"], "false")  # a draft is never the latest
-    await packages.update(worker, spec["packageName"])
+    await syncing.create_resources(worker, revision, info, files, render=outcome)
+    return Created(info, built.creation_source.value, outcome.rendered)
+
+
+async def _after_creation(worker: RepositoryWorker, revision: Body, created: Created) -> None:
+    name = revision["metadata"]["name"]
+    await packages.set_latest(worker, name, "false")  # a draft is never the latest
+    await packages.update(worker, revision["spec"]["packageName"])
     await worker.refresh_summary()
-    worker.logger.info(
-        "Created draft %s from its %s source.", revision["metadata"]["name"], built.creation_source.value
-    )
+    worker.logger.info("Created draft %s from its %s source.", name, created.creation_source)
     events.normal(
         revision,
         "Created",
-        f"The draft is in git on {info.ref}, from its {built.creation_source.value} source.",
+        f"The draft is in git on {created.info.ref}, from its {created.creation_source} source.",
     )
-    return info
 
 
 # --- lifecycle --------------------------------------------------------------------------------------------
 
 
-async def drive_lifecycle(
-    worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo
-) -> tuple[PackageRevisionInfo, Condition | None]:
-    """Move git from `info.lifecycle` towards `spec.lifecycle`; returns the new revision and, if the move
-    must wait, the condition saying why."""
+_placeholder_read_only = Condition.false(
+    "Ready", "PlaceholderReadOnly", "The branch placeholder follows the branch; its lifecycle cannot change."
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What `drive_lifecycle` did: the revision in git now, the git operation run (None: none), and, when
+    the move must wait, the condition saying why."""
+
+    info: PackageRevisionInfo
+    operation: str | None = None
+    blocked: Condition | None = None
+
+
+async def drive_lifecycle(worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo) -> Change:
+    """Move git from `info.lifecycle` towards `spec.lifecycle`."""
     desired = Lifecycle(revision["spec"]["lifecycle"])
     current = info.lifecycle
     if desired == current:
-        return info, None
+        return Change(info)
     if info.is_placeholder:
-        return info, Condition.false(
-            "Ready",
-            "PlaceholderReadOnly",
-            "The branch placeholder follows the branch; its lifecycle cannot change.",
-        )
+        return Change(info, blocked=_placeholder_read_only)
     name = revision["metadata"]["name"]
     package, workspace = info.package, info.workspace
     assert worker.git is not None
@@ -224,7 +249,7 @@ async def drive_lifecycle(
     ):
         waiting = await _render_pending(worker, name)
         if waiting is not None:
-            return info, waiting
+            return Change(info, blocked=waiting)
     started = time.monotonic()
     if current == Lifecycle.DRAFT and desired == Lifecycle.PROPOSED:
         info = await worker.git.propose(package, workspace, expected_commit=info.commit)
@@ -235,11 +260,8 @@ async def drive_lifecycle(
     elif current in (Lifecycle.DRAFT, Lifecycle.PROPOSED) and desired == Lifecycle.PUBLISHED:
         unmet = await _unmet_gates(worker, info)
         if unmet:
-            return info, Condition.false(
-                "Ready",
-                "ReadinessGatesPending",
-                "Not published: readiness gates without a True condition: " + ", ".join(unmet) + ".",
-            )
+            message = "Not published: readiness gates without a True condition: " + ", ".join(unmet) + "."
+            return Change(info, blocked=Condition.false("Ready", "ReadinessGatesPending", message))
         info = await worker.git.publish(
             package,
             workspace,
@@ -255,34 +277,33 @@ async def drive_lifecycle(
         info = await worker.git.undo_deletion_proposal(package, info.revision)
         operation = "undo_deletion_proposal"
     else:
-        return info, Condition.false(
-            "Ready",
-            "LifecycleDiverged",
+        message = (
             f"The revision is {current.value} in git and cannot become {desired.value}: a published revision "
-            "cannot go back to Draft or Proposed.",
+            "cannot go back to Draft or Proposed."
         )
+        return Change(info, blocked=Condition.false("Ready", "LifecycleDiverged", message))
     metrics.GIT_SECONDS.labels(operation=operation).observe(time.monotonic() - started)
     await worker.rediscover()
     info = worker.revision(package, workspace) or info
     worker.logger.info("%s is now %s in git (%s).", name, info.lifecycle.value, operation)
-    message = f"The revision is now {info.lifecycle.value} in git" + (
-        f" as revision {info.revision}." if operation == "publish" else "."
-    )
-    events.normal(revision, operation.title().replace("_", ""), message)
-    await _after_lifecycle_change(worker, name, info)
-    return info, None
+    return Change(info, operation=operation)
 
 
-async def _after_lifecycle_change(worker: RepositoryWorker, name: str, info: PackageRevisionInfo) -> None:
+async def _after_lifecycle_change(worker: RepositoryWorker, revision: Body, change: Change) -> None:
     """What moves with a lifecycle change: the resources' label; on publish also the package's placeholder
-    (created by the first publish), the latest label; and the Package summary."""
+    (created by the first publish) and the latest label; the Package summary; an event."""
     from porch_operator.handlers import syncing  # cycle: the sync creates objects through this module too
 
-    worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, name))
+    info = change.info
+    worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, revision["metadata"]["name"]))
     if info.is_published:
         await syncing.ensure_placeholder(worker, info.package)
     await packages.update(worker, info.package)
     await worker.refresh_summary()
+    message = f"The revision is now {info.lifecycle.value} in git" + (
+        f" as revision {info.revision}." if change.operation == "publish" else "."
+    )
+    events.normal(revision, (change.operation or "").title().replace("_", ""), message)
 
 
 async def _render_pending(worker: RepositoryWorker, name: str) -> Condition | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from porch_operator import errors, metrics, models
 from porch_operator.gitstore import PackageRevisionInfo
-from porch_operator.handlers import conditions, kube, manifests, outcomes, packages, schedules
+from porch_operator.handlers import conditions, kube, manifests, outcomes, packages, rendering, schedules
 from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.workqueue import Key
 
@@ -159,12 +159,10 @@ async def create_resources(
     info: PackageRevisionInfo,
     files: dict[str, str],
     *,
-    rendered: bool = True,
+    render: rendering.Outcome | None = None,
 ) -> Body:
-    """Create the PackageRevisionResources of `revision` holding `files` (or none, when too large).
-
-    `rendered` False marks the content as not yet rendered (observedGeneration 0), so `contents` renders it.
-    """
+    """Create the PackageRevisionResources of `revision` holding `files` (or none, when too large), with the
+    outcome of the render that made them (None: the files are as git has them)."""
     large = manifests.too_large(files)
     body = manifests.resources_object(
         revision, files=None if large else files, lifecycle=info.lifecycle, commit=info.commit
@@ -175,37 +173,28 @@ async def create_resources(
         worker.enqueue(Key("PackageRevisionResources", body["metadata"]["name"]))
         return body
     generation = created["metadata"].get("generation", 1)
-    found = [
-        Condition.false(
+    if large:
+        rendered = Condition.false(
             "Rendered",
             "TooLarge",
             f"The package holds more than {models.MAX_RESOURCES_CHARS} characters of text; its files are "
             "only in git.",
         )
-        if large
-        else Condition.true("Rendered", "AsInGit", "The files are as git has them.")
-    ]
-    if not rendered and not large:
-        status: Body = {
-            "observedGeneration": 0,
-            "conditions": conditions.merge(
-                None,
-                [
-                    Condition("Rendered", "Unknown", "Pending", "The content has not been rendered yet."),
-                    Condition.false("Ready", "Rendering", "Rendering the content."),
-                ],
-                generation=generation,
-            ),
-        }
+    elif render is not None:
+        rendered = render.rendered
     else:
-        status = {
-            "observedGeneration": generation,
-            "conditions": conditions.merge(
-                None,
-                [*found, Condition.true("Ready", "Ready", "The files are in sync with git.")],
-                generation=generation,
-            ),
-        }
+        rendered = Condition.true("Rendered", "AsInGit", "The files are as git has them.")
+    ready = (
+        Condition.false("Ready", rendered.reason, rendered.message)
+        if render is not None and not render.ok
+        else Condition.true("Ready", "Ready", "The files are in sync with git.")
+    )
+    status: Body = {
+        "observedGeneration": generation,
+        "conditions": conditions.merge(None, [rendered, ready], generation=generation),
+    }
+    if render is not None and render.render_status is not None:
+        status["renderStatus"] = render.render_status
     await worker.kube.patch(
         kube.PACKAGE_REVISION_RESOURCES,
         worker.namespace,
