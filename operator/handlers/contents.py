@@ -157,8 +157,7 @@ async def render_and_commit(worker: RepositoryWorker, resources: Body, info: Pac
             task={"type": "render"},
         )
         metrics.GIT_SECONDS.labels(operation="update_draft").observe(time.monotonic() - committed)
-        await worker.rediscover()
-        info = worker.revision(info.package, info.workspace) or info
+        worker.record(info)
     ops = []
     meta = resources["metadata"]
     if meta.get("annotations", {}).get(manifests.COMMIT_ANNOTATION) != info.commit:

@@ -102,6 +102,14 @@ class RepositoryWorker:
         assert self.git is not None
         self._revisions = {(i.package, i.workspace): i for i in await self.git.list_revisions()}
 
+    def record(self, info: PackageRevisionInfo) -> None:
+        """Our own write changed one revision: take the gitstore's answer instead of rediscovering
+        everything (the branch placeholder, which a publish moves, is rediscovered where it matters)."""
+        self._revisions[(info.package, info.workspace)] = info
+
+    def forget(self, package: str, workspace: str) -> None:
+        self._revisions.pop((package, workspace), None)
+
     async def refresh_summary(self) -> None:
         """Keep the Repository's packageCount and gitCommitHash current after the operator's own writes."""
         assert self.git is not None

@@ -195,8 +195,7 @@ async def create_from_source(worker: RepositoryWorker, revision: Body) -> Create
         task=built.task,
     )
     metrics.GIT_SECONDS.labels(operation="create_draft").observe(time.monotonic() - started)
-    await worker.rediscover()
-    info = worker.revision(spec["packageName"], spec["workspaceName"]) or info
+    worker.record(info)
     await syncing.create_resources(worker, revision, info, files, render=outcome)
     return Created(info, built.creation_source.value, outcome.rendered)
 
@@ -283,8 +282,7 @@ async def drive_lifecycle(worker: RepositoryWorker, revision: Body, info: Packag
         )
         return Change(info, blocked=Condition.false("Ready", "LifecycleDiverged", message))
     metrics.GIT_SECONDS.labels(operation=operation).observe(time.monotonic() - started)
-    await worker.rediscover()
-    info = worker.revision(package, workspace) or info
+    worker.record(info)
     worker.logger.info("%s is now %s in git (%s).", name, info.lifecycle.value, operation)
     return Change(info, operation=operation)
 
@@ -430,7 +428,7 @@ async def finalize(worker: RepositoryWorker, revision: Body) -> None:
                 await worker.git.delete_draft(info.package, info.workspace)
         except errors.NotFound:
             pass  # already gone from git: nothing to clean up
-        await worker.rediscover()
+        worker.forget(info.package, info.workspace)
         worker.logger.info("Deleted %s from git.", name)
     await worker.kube.delete(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name)
     await remove_finalizer(worker, revision)

@@ -113,6 +113,7 @@ async def reconcile_objects(worker: RepositoryWorker, *, package: str | None = N
 async def ensure_placeholder(worker: RepositoryWorker, package: str) -> None:
     """After a publish: the package's placeholder object exists (the first publish creates it) and follows
     the branch head."""
+    await worker.rediscover()  # the publish moved the branch head: the placeholder changed
     placeholder = worker.revision(package, worker.branch)
     if placeholder is None:
         return
