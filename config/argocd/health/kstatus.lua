@@ -2,7 +2,7 @@
 -- PackageRevisionResources, Package, PackageVariant, PackageVariantSet. The same reading as Flux's
 -- (kstatus): Current -> Healthy, InProgress -> Progressing, Failed (Stalled=True) -> Degraded. It differs in
 -- one place: an object without any status is Progressing (kstatus would call it Current), because the
--- operator writes Ready at its first look at an object.
+-- operator writes a status (Ready, where the kind has it) at its first look at an object.
 -- Runs with Argo CD's default libraries (base and table only): no string or math functions.
 local hs = {}
 local meta = obj.metadata or {}
@@ -63,8 +63,9 @@ if stalled ~= nil then
   return hs
 end
 if ready == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for porch-operator to report Ready"
+  -- A kind without Ready (Package, a summary) is current once its status is written (kstatus Current).
+  hs.status = "Healthy"
+  hs.message = "Observed by porch-operator"
   return hs
 end
 if ready.status == "True" then

@@ -134,7 +134,8 @@ KSTATUS_CASES = [
         "Healthy",
         "",
     ),
-    ("status without Ready", obj(REPO, status={"observedGeneration": 1}), "Progressing", "report Ready"),
+    # A kind without Ready (Package) is current once observed, as in kstatus.
+    ("status without Ready", obj(("porch.kpt.dev/v1alpha2", "Package"), status={"observedGeneration": 1}), "Healthy", ""),
     (
         "being deleted",
         obj(PR, status={"observedGeneration": 1, "conditions": [condition("Ready", "True")]}, deletionTimestamp="2026-01-01T00:00:00Z"),

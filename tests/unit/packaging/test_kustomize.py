@@ -51,15 +51,15 @@ def containers() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "directory", ["crd", "rbac", "manager", "prometheus", "network-policy", "samples", "default"]
+    "directory", ["crd", "rbac", "manager", "function-runner", "prometheus", "network-policy", "samples", "default"]
 )
 def test_every_kustomization_builds(directory: str) -> None:
     assert build(directory)
 
 
-def test_default_is_crd_rbac_manager_and_network_policy() -> None:
+def test_default_is_made_of_the_parts() -> None:
     default = {(d["kind"], d["metadata"]["name"]) for d in build("default")}
-    parts = {(d["kind"], d["metadata"]["name"]) for p in ("crd", "rbac", "manager", "network-policy") for d in build(p)}
+    parts = {(d["kind"], d["metadata"]["name"]) for p in ("crd", "rbac", "manager", "function-runner", "network-policy") for d in build(p)}
     assert default == parts
     assert ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev") in default
 
