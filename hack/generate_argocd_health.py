@@ -42,9 +42,7 @@ def health_key(group: str, kind: str) -> str:
 
 
 def render() -> str:
-    data = {
-        health_key(group, kind): (HEALTH_DIR / script).read_text() for group, kind, script in CHECKS
-    }
+    data = {health_key(group, kind): (HEALTH_DIR / script).read_text() for group, kind, script in CHECKS}
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

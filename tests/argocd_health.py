@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import lupa.lua51 as lua51
 import yaml
+from lupa import lua51
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEALTH_CONFIG = REPO_ROOT / "config" / "argocd" / "argocd-cm-health.yaml"

@@ -24,6 +24,9 @@ from localcluster.controlplane import ControlPlane
 from tests.e2e.kube import Kubectl, eventually
 from tests.e2e.operator_process import OperatorStack, service_account_kubeconfig
 
+# The pod-evaluator suite's fixtures (the wrapper binary, test functions), for test_fnrunner_rbac.py.
+from tests.e2e.test_fnrunner_pods import functions, wrapper_binary  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONFIG = REPO_ROOT / "config"
 
@@ -55,7 +58,7 @@ def apply_docs(admin: Kubectl, docs: list[dict[str, Any]], *extra: str) -> subpr
 
 
 def admin_of(plane: ControlPlane) -> Kubectl:
-    return Kubectl(plane.admin_kubeconfig, lambda user, groups: plane.kubeconfig_for(user, groups))
+    return Kubectl(plane.admin_kubeconfig, plane.kubeconfig_for)
 
 
 @pytest.fixture(scope="package")
@@ -99,7 +102,9 @@ class PackagedStack(OperatorStack):
     def stop(self) -> None:
         if "operator" in self.processes and self.processes["operator"].poll() is None:
             # Let the operator release what it holds (Repository finalizers) before it goes.
-            self.admin.run("delete", "repositories.config.porch.kpt.dev", "--all", "-A", "--timeout=60s", check=False)
+            self.admin.run(
+                "delete", "repositories.config.porch.kpt.dev", "--all", "-A", "--timeout=60s", check=False
+            )
         super().stop()
 
 
@@ -114,7 +119,14 @@ def stack(plane: ControlPlane, installed: Kubectl, tmp_path: Path) -> Iterator[P
 
 
 def wait_condition(
-    kubectl: Kubectl, kind: str, name: str, *, type_: str, status: str, reason: str | None = None, timeout: float = 60
+    kubectl: Kubectl,
+    kind: str,
+    name: str,
+    *,
+    type_: str,
+    status: str,
+    reason: str | None = None,
+    timeout: float = 60,
 ) -> dict[str, Any]:
     """Poll until `kind/name` has condition `type_` = `status` (and `reason`) for its current generation."""
 

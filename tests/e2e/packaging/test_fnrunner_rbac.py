@@ -34,7 +34,7 @@ from tests.argocd_health import health
 from tests.e2e.fnrunner_kubelet import StandInKubelet
 from tests.e2e.kube import Kubectl, eventually
 from tests.e2e.operator_process import service_account_kubeconfig
-from tests.e2e.test_fnrunner_pods import PASS, RESOURCE_LIST, functions, wrapper_binary  # noqa: F401 - fixtures
+from tests.e2e.test_fnrunner_pods import PASS, RESOURCE_LIST
 
 NAMESPACE = "porch-fn-system"
 
@@ -46,7 +46,10 @@ def token_kubeconfig(plane: ControlPlane, installed: Kubectl, tmp_path: Path) ->
 
 @pytest.fixture
 async def pool(
-    plane: ControlPlane, token_kubeconfig: Path, wrapper_binary: Path, functions: dict[str, list[str]]  # noqa: F811
+    plane: ControlPlane,
+    token_kubeconfig: Path,
+    wrapper_binary: Path,
+    functions: dict[str, list[str]],
 ) -> AsyncIterator[tuple[PodPool, PodEvaluator]]:
     as_fnrunner = await config.new_client_from_config(config_file=str(token_kubeconfig))
     as_kubelet = await config.new_client_from_config(config_file=str(plane.admin_kubeconfig))
@@ -105,7 +108,10 @@ def function_config(name: str) -> dict[str, Any]:
         "apiVersion": "config.porch.kpt.dev/v1alpha1",
         "kind": "FunctionConfig",
         "metadata": {"name": name},
-        "spec": {"image": "set-labels", "binaryExecutor": {"tags": ["v0.2.0"], "path": "/functions/set-labels"}},
+        "spec": {
+            "image": "set-labels",
+            "binaryExecutor": {"tags": ["v0.2.0"], "path": "/functions/set-labels"},
+        },
     }
 
 
@@ -116,8 +122,9 @@ def test_function_config_watch_with_the_service_account(
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "fnrunner", "--port", str(free_port()), "--kubeconfig", str(token_kubeconfig),
-                "--pod-namespace", NAMESPACE, "--disable-runtimes", "pod", "--metrics-port", "0",
+                sys.executable, "-m", "fnrunner", "--port", str(free_port()),
+                "--kubeconfig", str(token_kubeconfig), "--pod-namespace", NAMESPACE,
+                "--disable-runtimes", "pod", "--metrics-port", "0",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -133,7 +140,11 @@ def test_function_config_watch_with_the_service_account(
         def observed() -> dict[str, Any] | None:
             body: dict[str, Any] = runner_ns.get("functionconfig", name)
             status = body.get("status") or {}
-            return body if status.get("functionRunnerObservedGeneration") == body["metadata"]["generation"] else None
+            return (
+                body
+                if status.get("functionRunnerObservedGeneration") == body["metadata"]["generation"]
+                else None
+            )
 
         try:
             read = eventually(observed, timeout=60, what="the runner records the generation it read")

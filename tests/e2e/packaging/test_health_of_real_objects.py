@@ -48,7 +48,9 @@ def healthy(kubectl: Kubectl, kind: str, name: str) -> dict[str, Any]:
     return body
 
 
-def test_healthy_degraded_and_progressing(stack: PackagedStack, work_namespace: Kubectl, tmp_path: Path) -> None:
+def test_healthy_degraded_and_progressing(
+    stack: PackagedStack, work_namespace: Kubectl, tmp_path: Path
+) -> None:
     kubectl = work_namespace
     repo = BareRepo.create(tmp_path / "git", "catalog")
     repo.seed_package("basens", publish=1)
@@ -66,7 +68,9 @@ def test_healthy_degraded_and_progressing(stack: PackagedStack, work_namespace: 
     packages = kubectl.get("packages")["items"]
     assert packages
     for package in packages:
-        eventually(lambda p=package: health(kubectl.get("package", p["metadata"]["name"])).status == "Healthy")
+        eventually(
+            lambda p=package: health(kubectl.get("package", p["metadata"]["name"])).status == "Healthy"
+        )
 
     # Degraded: errors the user must fix (Stalled=True).
     kubectl.apply(
@@ -78,7 +82,9 @@ def test_healthy_degraded_and_progressing(stack: PackagedStack, work_namespace: 
             "data": {"tls.crt": base64.b64encode(b"x").decode(), "tls.key": base64.b64encode(b"y").decode()},
         }
     )
-    kubectl.apply(repository("wrong-secret", "https://127.0.0.1:1/none.git", secretRef={"name": "not-for-git"}))
+    kubectl.apply(
+        repository("wrong-secret", "https://127.0.0.1:1/none.git", secretRef={"name": "not-for-git"})
+    )
     broken = wait_condition(kubectl, "repository", "wrong-secret", type_="Stalled", status="True")
     assert health(broken).status == "Degraded"
     kubectl.create(revision("missing", "pkg", "v1"))
@@ -90,7 +96,9 @@ def test_healthy_degraded_and_progressing(stack: PackagedStack, work_namespace: 
     stack.stop_process("operator")
     propose = json.dumps({"spec": {"lifecycle": "Proposed"}})
     kubectl.run("patch", "packagerevision", "catalog.draft.v1", "--type=merge", "-p", propose)
-    kubectl.run("patch", "repository", "catalog", "--type=merge", "-p", '{"spec": {"description": "changed"}}')
+    kubectl.run(
+        "patch", "repository", "catalog", "--type=merge", "-p", '{"spec": {"description": "changed"}}'
+    )
     kubectl.create(revision("catalog", "later", "v1"))
     for kind, name in [
         ("packagerevision", "catalog.draft.v1"),

@@ -34,7 +34,9 @@ def config_default(admin: Kubectl) -> Iterator[Kubectl]:
 
 def test_dry_run_then_real_apply_of_config_default(config_default: Kubectl) -> None:
     admin = config_default
-    dry = admin.run("apply", "--server-side", "--force-conflicts", "-k", str(CONFIG / "default"), "--dry-run=server")
+    dry = admin.run(
+        "apply", "--server-side", "--force-conflicts", "-k", str(CONFIG / "default"), "--dry-run=server"
+    )
     assert "(server dry run)" in dry.stdout
     docs = [d for d in kustomize("default") if d["kind"] != "Deployment"]
     applied = apply_docs(admin, docs)
@@ -46,6 +48,7 @@ def test_dry_run_then_real_apply_of_config_default(config_default: Kubectl) -> N
     assert admin.in_namespace("porch-system").exists("poddisruptionbudget", "porch-operator")
     identity = admin.in_namespace("porch-system").get("configmap", "porch-operator-identity")
     assert identity["data"]["username"] == "system:serviceaccount:porch-system:porch-operator"
+
     # And the ServiceAccount can do what its roles say (the authorizer answers, not the manifests).
     def operator_may(verb: str, resource: str, namespace: str = "", subresource: str = "") -> bool:
         args = ["auth", "can-i", verb, resource, "--as=system:serviceaccount:porch-system:porch-operator"]
@@ -106,12 +109,34 @@ def test_samples_and_user_roles(config_default: Kubectl, kubectl: Kubectl, names
             },
         }
     )
-    author.run("patch", "packagerevision", revision, "--type=merge", "-p", json.dumps({"spec": {"lifecycle": "Proposed"}}))
+    author.run(
+        "patch",
+        "packagerevision",
+        revision,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"lifecycle": "Proposed"}}),
+    )
     status = author.run(
-        "patch", "packagerevision", revision, "--subresource=status", "--type=merge", "-p", '{"status": {}}', check=False
+        "patch",
+        "packagerevision",
+        revision,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {}}',
+        check=False,
     )
     assert status.returncode != 0 and "forbidden" in status.stderr.lower()
-    publish = ("patch", "packagerevision", revision, "--type=merge", "-p", json.dumps({"spec": {"lifecycle": "Published"}}), "--dry-run=server")
+    publish = (
+        "patch",
+        "packagerevision",
+        revision,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"lifecycle": "Published"}}),
+        "--dry-run=server",
+    )
 
     def author_is_refused() -> bool:
         result = author.run(*publish, check=False)
@@ -131,6 +156,8 @@ def test_a_single_apply_on_a_new_cluster_needs_a_second_run(tmp_path: Path) -> N
         missing = [line for line in first.stderr.splitlines() if "resource mapping not found" in line]
         assert len(missing) == 1 and 'no matches for kind "ClusterKopfPeering"' in missing[0], first.stderr
         assert "ensure CRDs are installed first" in first.stderr
-        admin.run("wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=porch-operator")
+        admin.run(
+            "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=porch-operator"
+        )
         second = admin.run("apply", "--server-side", "-k", str(CONFIG / "default"))
         assert "clusterkopfpeering.kopf.dev/porch-operator serverside-applied" in second.stdout

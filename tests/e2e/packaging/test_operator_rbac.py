@@ -56,7 +56,14 @@ def operator_role(installed: Kubectl) -> Iterator[Kubectl]:
 
 def request_sync(kubectl: Kubectl, repository: str) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    kubectl.run("patch", "repository", repository, "--type=merge", "-p", f'{{"spec": {{"sync": {{"runOnceAt": "{now}"}}}}}}')
+    kubectl.run(
+        "patch",
+        "repository",
+        repository,
+        "--type=merge",
+        "-p",
+        f'{{"spec": {{"sync": {{"runOnceAt": "{now}"}}}}}}',
+    )
 
 
 def repository(name: str, url: str, secret: str | None = None) -> dict[str, Any]:
@@ -95,7 +102,9 @@ def test_without_secrets_get_credentials_cannot_be_read(
 
         operator_role.apply(role_without("", "secrets", "get"), "--server-side", "--force-conflicts")
         kubectl.apply(repository("without-role", url, "git-credentials"))
-        refused = wait_condition(kubectl, "repository", "without-role", type_="Ready", status="False", reason="Forbidden")
+        refused = wait_condition(
+            kubectl, "repository", "without-role", type_="Ready", status="False", reason="Forbidden"
+        )
         stalled = [c for c in refused["status"]["conditions"] if c["type"] == "Stalled"]
         assert stalled and stalled[0]["status"] == "True"
         ready = next(c for c in refused["status"]["conditions"] if c["type"] == "Ready")
@@ -119,7 +128,9 @@ def test_without_packagerevisions_create_discovery_fails(
         role_without("porch.kpt.dev", "packagerevisions", "create"), "--server-side", "--force-conflicts"
     )
     kubectl.apply(repository("catalog", repo.url))
-    refused = wait_condition(kubectl, "repository", "catalog", type_="Ready", status="False", reason="Forbidden")
+    refused = wait_condition(
+        kubectl, "repository", "catalog", type_="Ready", status="False", reason="Forbidden"
+    )
     ready = next(c for c in refused["status"]["conditions"] if c["type"] == "Ready")
     assert "packagerevisions" in ready["message"]
     assert kubectl.get("packagerevisions")["items"] == []

@@ -42,7 +42,8 @@ class Replica:
         self.name = name
         self.liveness_port = free_port()
         command = container["args"][0].replace(
-            "--liveness=http://0.0.0.0:8080/healthz", f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz"
+            "--liveness=http://0.0.0.0:8080/healthz",
+            f"--liveness=http://127.0.0.1:{self.liveness_port}/healthz",
         )
         assert f"127.0.0.1:{self.liveness_port}" in command
         env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
@@ -99,11 +100,14 @@ def replicas(plane: ControlPlane, installed: Kubectl, tmp_path: Path) -> Iterato
         return replica
 
     try:
-        yield [start("replica-a")] and started  # the first at once; the test starts the second
+        start("replica-a")  # the first at once; the test starts the second
+        yield started
     finally:
         live = [r for r in started if r.process.poll() is None]
         if live:
-            installed.run("delete", "repositories.config.porch.kpt.dev", "--all", "-A", "--timeout=60s", check=False)
+            installed.run(
+                "delete", "repositories.config.porch.kpt.dev", "--all", "-A", "--timeout=60s", check=False
+            )
         for replica in reversed(started):
             replica.stop()
 
@@ -149,5 +153,5 @@ def test_first_replica_reconciles_second_waits_and_takes_over(
     eventually(lambda: second.logged("Resuming operations"), timeout=90, what="the standby takes over")
     work_namespace.apply(repository("after-failover", repo.url))
     wait_condition(work_namespace, "repository", "after-failover", type_="Ready", status="True")
-    assert second.logged("[{}/after-failover] Handler 'repository_".format(work_namespace.namespace))
+    assert second.logged(f"[{work_namespace.namespace}/after-failover] Handler 'repository_")
     assert "replica-a" not in peers(installed)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import lupa.lua51 as lua51
-import pytest
-
 import generate_argocd_health
+import pytest
+from lupa import lua51
+
 from porch_operator import models
 from tests.argocd_health import health, scripts
 
@@ -24,7 +24,9 @@ PVS = ("config.porch.kpt.dev/v1alpha2", "PackageVariantSet")
 FC = ("config.porch.kpt.dev/v1alpha1", "FunctionConfig")
 
 
-def condition(type_: str, status: str, reason: str = "R", message: str = "", generation: int = 1) -> dict[str, Any]:
+def condition(
+    type_: str, status: str, reason: str = "R", message: str = "", generation: int = 1
+) -> dict[str, Any]:
     return {
         "type": type_,
         "status": status,
@@ -35,7 +37,9 @@ def condition(type_: str, status: str, reason: str = "R", message: str = "", gen
     }
 
 
-def obj(kind: tuple[str, str], generation: int = 1, status: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
+def obj(
+    kind: tuple[str, str], generation: int = 1, status: dict[str, Any] | None = None, **meta: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "apiVersion": kind[0],
         "kind": kind[1],
@@ -79,7 +83,9 @@ KSTATUS_CASES = [
     ("no status yet", obj(PR), "Progressing", "report a status"),
     (
         "ready",
-        obj(PR, 2, {"observedGeneration": 2, "conditions": [condition("Ready", "True", "Ready", "in git", 2)]}),
+        obj(
+            PR, 2, {"observedGeneration": 2, "conditions": [condition("Ready", "True", "Ready", "in git", 2)]}
+        ),
         "Healthy",
         "in git",
     ),
@@ -95,7 +101,10 @@ KSTATUS_CASES = [
             PR,
             status={
                 "observedGeneration": 1,
-                "conditions": [condition("Ready", "False", "Rendering"), condition("Reconciling", "True", "Rendering", "rendering")],
+                "conditions": [
+                    condition("Ready", "False", "Rendering"),
+                    condition("Reconciling", "True", "Rendering", "rendering"),
+                ],
             },
         ),
         "Progressing",
@@ -118,7 +127,13 @@ KSTATUS_CASES = [
     ),
     (
         "not ready, retrying (kstatus InProgress)",
-        obj(REPO, status={"observedGeneration": 1, "conditions": [condition("Ready", "False", "GitUnavailable", "timeout")]}),
+        obj(
+            REPO,
+            status={
+                "observedGeneration": 1,
+                "conditions": [condition("Ready", "False", "GitUnavailable", "timeout")],
+            },
+        ),
         "Progressing",
         "GitUnavailable",
     ),
@@ -128,17 +143,30 @@ KSTATUS_CASES = [
             REPO,
             status={
                 "observedGeneration": 1,
-                "conditions": [condition("Ready", "True"), condition("Stalled", "False"), condition("Reconciling", "False")],
+                "conditions": [
+                    condition("Ready", "True"),
+                    condition("Stalled", "False"),
+                    condition("Reconciling", "False"),
+                ],
             },
         ),
         "Healthy",
         "",
     ),
     # A kind without Ready (Package) is current once observed, as in kstatus.
-    ("status without Ready", obj(("porch.kpt.dev/v1alpha2", "Package"), status={"observedGeneration": 1}), "Healthy", ""),
+    (
+        "status without Ready",
+        obj(("porch.kpt.dev/v1alpha2", "Package"), status={"observedGeneration": 1}),
+        "Healthy",
+        "",
+    ),
     (
         "being deleted",
-        obj(PR, status={"observedGeneration": 1, "conditions": [condition("Ready", "True")]}, deletionTimestamp="2026-01-01T00:00:00Z"),
+        obj(
+            PR,
+            status={"observedGeneration": 1, "conditions": [condition("Ready", "True")]},
+            deletionTimestamp="2026-01-01T00:00:00Z",
+        ),
         "Progressing",
         "deletion",
     ),
@@ -146,7 +174,16 @@ KSTATUS_CASES = [
     # condition's own observedGeneration tells whether the status is current.
     (
         "PackageVariant ensured",
-        obj(PV, 4, {"conditions": [condition("Stalled", "False", "Valid", "", 4), condition("Ready", "True", "NoErrors", "", 4)]}),
+        obj(
+            PV,
+            4,
+            {
+                "conditions": [
+                    condition("Stalled", "False", "Valid", "", 4),
+                    condition("Ready", "True", "NoErrors", "", 4),
+                ]
+            },
+        ),
         "Healthy",
         "",
     ),
@@ -173,14 +210,25 @@ KSTATUS_CASES = [
     ),
     (
         "PackageVariantSet reconciled",
-        obj(PVS, 5, {"conditions": [condition("Stalled", "False", "Valid", "", 5), condition("Ready", "True", "Reconciled", "", 5)]}),
+        obj(
+            PVS,
+            5,
+            {
+                "conditions": [
+                    condition("Stalled", "False", "Valid", "", 5),
+                    condition("Ready", "True", "Reconciled", "", 5),
+                ]
+            },
+        ),
         "Healthy",
         "",
     ),
 ]
 
 
-@pytest.mark.parametrize(("what", "body", "expected", "fragment"), KSTATUS_CASES, ids=[c[0] for c in KSTATUS_CASES])
+@pytest.mark.parametrize(
+    ("what", "body", "expected", "fragment"), KSTATUS_CASES, ids=[c[0] for c in KSTATUS_CASES]
+)
 def test_kstatus_kinds(what: str, body: dict[str, Any], expected: str, fragment: str) -> None:
     result = health(body)
     assert result.status == expected, what

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "hack" / "images"))
-import requirements  # noqa: E402
+import requirements
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILES = [REPO_ROOT / "Dockerfile.operator", REPO_ROOT / "Dockerfile.fnrunner"]
@@ -99,11 +99,15 @@ def test_the_fnrunner_image_installs_what_fnrunner_imports() -> None:
     # aiohttp comes with kubernetes-asyncio (its dependency), not as a pin of its own.
     assert needed - {"aiohttp"} <= installed, f"missing from the fnrunner image: {needed - installed}"
     transitive = {
-        requirements.canonical(line.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip())
+        requirements.canonical(
+            line.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+        )
         for dist in requirements.FNRUNNER
         for line in importlib.metadata.requires(dist) or []
     }
-    assert installed - needed - transitive == set(), "the fnrunner image installs something fnrunner never imports"
+    assert installed - needed - transitive == set(), (
+        "the fnrunner image installs something fnrunner never imports"
+    )
 
 
 def test_requirements_come_from_the_pins_in_pyproject() -> None:

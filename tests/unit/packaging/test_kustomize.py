@@ -51,7 +51,8 @@ def containers() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "directory", ["crd", "rbac", "manager", "function-runner", "prometheus", "network-policy", "samples", "default"]
+    "directory",
+    ["crd", "rbac", "manager", "function-runner", "prometheus", "network-policy", "samples", "default"],
 )
 def test_every_kustomization_builds(directory: str) -> None:
     assert build(directory)
@@ -59,7 +60,11 @@ def test_every_kustomization_builds(directory: str) -> None:
 
 def test_default_is_made_of_the_parts() -> None:
     default = {(d["kind"], d["metadata"]["name"]) for d in build("default")}
-    parts = {(d["kind"], d["metadata"]["name"]) for p in ("crd", "rbac", "manager", "function-runner", "network-policy") for d in build(p)}
+    parts = {
+        (d["kind"], d["metadata"]["name"])
+        for p in ("crd", "rbac", "manager", "function-runner", "network-policy")
+        for d in build(p)
+    }
     assert default == parts
     assert ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev") in default
 
@@ -113,7 +118,9 @@ def test_peering_name_agrees_everywhere() -> None:
     name = _arg(operator, "--peering")
     assert one(docs, "ClusterKopfPeering", name)
     rules = one(docs, "ClusterRole", "porch-operator-peering")["rules"]
-    assert {"resourceNames": [name], "verbs": ["patch"]}.items() <= next(r for r in rules if "patch" in r["verbs"]).items()
+    assert {"resourceNames": [name], "verbs": ["patch"]}.items() <= next(
+        r for r in rules if "patch" in r["verbs"]
+    ).items()
     assert "--standalone" not in " ".join(operator["args"])
     # Each replica's priority is its start time, negated: the first started reconciles, a later one waits.
     assert '--priority="-$(date +%s%N)"' in " ".join(operator["args"])
@@ -137,13 +144,17 @@ def test_security_settings() -> None:
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert "/tmp" in mounts, name
     volumes = {v["name"]: v for v in pod["volumes"]}
-    cache_mount = next(m for m in containers()["operator"]["volumeMounts"] if m["mountPath"] == "/var/cache/porch")
+    cache_mount = next(
+        m for m in containers()["operator"]["volumeMounts"] if m["mountPath"] == "/var/cache/porch"
+    )
     assert "emptyDir" in volumes[cache_mount["name"]]
     env = {e["name"]: e.get("value") for e in containers()["operator"]["env"]}
     assert env["PORCH_CACHE_DIR"].startswith("/var/cache/porch/")
     # A native sidecar: started (and probed) before the operator, stopped after it.
     assert containers()["fnrunner"]["restartPolicy"] == "Always"
-    assert containers()["fnrunner"]["startupProbe"]["exec"]["command"][0] == "/usr/local/bin/grpc-health-probe"
+    assert (
+        containers()["fnrunner"]["startupProbe"]["exec"]["command"][0] == "/usr/local/bin/grpc-health-probe"
+    )
     assert containers()["operator"]["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert _arg(containers()["operator"], "--liveness").endswith(":8080/healthz")
 
