@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from localcluster import binaries
+from localcluster import binaries, porch
 from localcluster.controlplane import ControlPlane
 from tests.e2e.kube import Kubectl, eventually
-from tests.e2e.operator_process import OperatorStack, service_account_kubeconfig
+from tests.e2e.operator_process import OperatorStack
 
 # The pod-evaluator suite's fixtures (the wrapper binary, test functions), for test_fnrunner_rbac.py.
 from tests.e2e.test_fnrunner_pods import functions, wrapper_binary  # noqa: F401
@@ -95,12 +95,12 @@ class PackagedStack(OperatorStack):
     install; the operator still runs with the token of the ServiceAccount config/rbac binds."""
 
     def install(self) -> None:
-        self.kubeconfig = service_account_kubeconfig(
-            self.plane, self.admin, self.workdir / "operator.kubeconfig"
+        self.kubeconfig = porch.install_identity(
+            self.plane, self.admin.kubeconfig, self.workdir / "operator.kubeconfig"
         )
 
     def stop(self) -> None:
-        if "operator" in self.processes and self.processes["operator"].poll() is None:
+        if "operator" in self.processes and self.processes["operator"].alive():
             # Let the operator release what it holds (Repository finalizers) before it goes.
             self.admin.run(
                 "delete", "repositories.config.porch.kpt.dev", "--all", "-A", "--timeout=60s", check=False

@@ -28,12 +28,12 @@ from fnrunner.evaluators.pods.entrypoints import ConfiguredEntrypoints
 from fnrunner.evaluators.pods.evaluator import PodEvaluator
 from fnrunner.evaluators.pods.kube import PodApi
 from fnrunner.evaluators.pods.pool import PodPool, PoolSettings
+from localcluster import porch
 from localcluster.controlplane import ControlPlane
 from localcluster.processes import free_port, log_tail
 from tests.argocd_health import health
 from tests.e2e.fnrunner_kubelet import StandInKubelet
 from tests.e2e.kube import Kubectl, eventually
-from tests.e2e.operator_process import service_account_kubeconfig
 from tests.e2e.test_fnrunner_pods import PASS, RESOURCE_LIST
 
 NAMESPACE = "porch-fn-system"
@@ -41,7 +41,7 @@ NAMESPACE = "porch-fn-system"
 
 @pytest.fixture
 def token_kubeconfig(plane: ControlPlane, installed: Kubectl, tmp_path: Path) -> Path:
-    return service_account_kubeconfig(plane, installed, tmp_path / "fnrunner.kubeconfig")
+    return porch.install_identity(plane, installed.kubeconfig, tmp_path / "fnrunner.kubeconfig")
 
 
 @pytest.fixture

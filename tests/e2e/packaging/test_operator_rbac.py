@@ -19,8 +19,8 @@ import yaml
 
 from tests.e2e.kube import Kubectl
 from tests.e2e.packaging.conftest import CONFIG, PackagedStack, wait_condition
+from tests.git_http import GitHttpServer
 from tests.gitrepos import BareRepo
-from tests.unit.gitstore.smart_http import GitHttpServer
 
 ROLE = CONFIG / "rbac" / "role.yaml"
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from localcluster import porch
 from localcluster.controlplane import ControlPlane
 from localcluster.processes import free_port, log_tail
 from tests.e2e.kube import Kubectl, eventually
-from tests.e2e.operator_process import service_account_kubeconfig
 from tests.e2e.packaging.conftest import kustomize, wait_condition
 from tests.gitrepos import BareRepo
 
@@ -91,7 +91,7 @@ class Replica:
 
 @pytest.fixture
 def replicas(plane: ControlPlane, installed: Kubectl, tmp_path: Path) -> Iterator[list[Replica]]:
-    kubeconfig = service_account_kubeconfig(plane, installed, tmp_path / "operator.kubeconfig")
+    kubeconfig = porch.install_identity(plane, installed.kubeconfig, tmp_path / "operator.kubeconfig")
     started: list[Replica] = []
 
     def start(name: str) -> Replica:

@@ -73,6 +73,7 @@ def test_namespaced_objects_name_their_namespace() -> None:
     cluster_scoped = {
         "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering",
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
     }  # fmt: skip
     for doc in build("default"):
         if doc["kind"] not in cluster_scoped:
