@@ -132,6 +132,7 @@ $(KIND):
 
 .PHONY: kind-up
 kind-up: docker-check $(KIND) ## Create the kind cluster KIND_CLUSTER from the pinned node image (needs Docker).
+	mkdir -p $(KIND_E2E_ROOT)
 	@$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || \
 	  $(KIND) create cluster --name $(KIND_CLUSTER) --image $(KIND_NODE_IMAGE) --config hack/kind/cluster.yaml --wait 120s
 	kubectl config use-context kind-$(KIND_CLUSTER)
@@ -169,11 +170,16 @@ undeploy: deploy-overlay ## Remove porch objects (git stays), then the operator,
 	-kubectl delete repositories.config.porch.kpt.dev --all -A --timeout=600s
 	kubectl delete -k $(DEPLOY_DIR) --ignore-not-found --timeout=300s
 
+# Mounted into the kind node and the operator pod at the same path (hack/kind/cluster.yaml, config/kind).
+KIND_E2E_ROOT := /tmp/porch-e2e-kind
+
 .PHONY: test-e2e-kind
-test-e2e-kind: kind-up kind-load ## The end-to-end suite against a kind cluster running the built images (needs Docker).
+test-e2e-kind: venv kind-up kind-load ## The operator e2e suite against a kind cluster running the built images (needs Docker).
 	$(MAKE) deploy DEPLOY_BASE=config/kind
-	PORCH_E2E_KIND_CLUSTER=$(KIND_CLUSTER) PORCH_E2E_KIND=$(KIND) $(VPY) -m pytest tests/e2e/porch \
-	  --basetemp=$(KIND_E2E_ROOT) $(PYTEST_ARGS)
+	@# umask 000: the operator (uid 65532) pushes to the git repositories the tests create.
+	mkdir -p $(KIND_E2E_ROOT)
+	umask 000 && PORCH_E2E_KIND_CLUSTER=$(KIND_CLUSTER) PORCH_E2E_KIND=$(KIND) \
+	  $(VPY) -m pytest tests/e2e/porch --basetemp=$(KIND_E2E_ROOT)/pytest $(PYTEST_ARGS)
 
 ##@ Run locally
 

@@ -52,7 +52,17 @@ def containers() -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "directory",
-    ["crd", "rbac", "manager", "function-runner", "prometheus", "network-policy", "samples", "default"],
+    [
+        "crd",
+        "rbac",
+        "manager",
+        "function-runner",
+        "prometheus",
+        "network-policy",
+        "samples",
+        "default",
+        "kind",
+    ],
 )
 def test_every_kustomization_builds(directory: str) -> None:
     assert build(directory)
