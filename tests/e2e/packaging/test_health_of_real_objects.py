@@ -1,8 +1,10 @@
-"""The Argo CD health checks read real objects as the operator writes them: Healthy when Ready, Degraded
-when Stalled, Progressing while a change is not yet observed (the operator is stopped to hold that state).
+"""The Argo CD health checks and kstatus (what Flux's `wait: true` uses) read real objects as the operator
+writes them: Healthy/Current when Ready, Degraded/Failed when Stalled, Progressing/InProgress while a change
+is not yet observed (the operator is stopped to hold that state).
 
 The objects come from the operator running with config/'s ServiceAccount (`stack`); the Lua scripts are the
-shipped ones, run in Lua 5.1 the way Argo CD runs them (tests/argocd_health.py).
+shipped ones, run in Lua 5.1 the way Argo CD runs them (tests/argocd_health.py); kstatus is cli-utils' own
+code (hack/kstatus, tests/kstatus_reader.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests import kstatus_reader
 from tests.argocd_health import health
 from tests.e2e.kube import Kubectl, eventually
 from tests.e2e.packaging.conftest import PackagedStack, wait_condition
@@ -41,6 +46,22 @@ def revision(repo: str, package: str, workspace: str) -> dict[str, Any]:
     }
 
 
+# Argo CD health -> the kstatus status that means the same.
+AGREES = {"Healthy": "Current", "Progressing": "InProgress", "Degraded": "Failed"}
+
+
+@pytest.fixture(scope="module")
+def kstatus() -> Path:
+    return kstatus_reader.build()
+
+
+def agree(binary: Path, *objects: dict[str, Any]) -> None:
+    """Argo CD's health (the shipped Lua) and Flux's kstatus say the same of each object."""
+    for obj, reading in zip(objects, kstatus_reader.read(binary, list(objects)), strict=True):
+        argo = health(obj)
+        assert AGREES[argo.status] == reading.status, (obj["kind"], obj["metadata"]["name"], argo, reading)
+
+
 def healthy(kubectl: Kubectl, kind: str, name: str) -> dict[str, Any]:
     body: dict[str, Any] = kubectl.get(kind, name)
     result = health(body)
@@ -49,7 +70,7 @@ def healthy(kubectl: Kubectl, kind: str, name: str) -> dict[str, Any]:
 
 
 def test_healthy_degraded_and_progressing(
-    stack: PackagedStack, work_namespace: Kubectl, tmp_path: Path
+    stack: PackagedStack, work_namespace: Kubectl, tmp_path: Path, kstatus: Path
 ) -> None:
     kubectl = work_namespace
     repo = BareRepo.create(tmp_path / "git", "catalog")
@@ -71,6 +92,13 @@ def test_healthy_degraded_and_progressing(
         eventually(
             lambda p=package: health(kubectl.get("package", p["metadata"]["name"])).status == "Healthy"
         )
+    agree(
+        kstatus,
+        kubectl.get("repository", "catalog"),
+        *kubectl.get("packagerevisions")["items"],
+        *kubectl.get("packagerevisionresources")["items"],
+        *kubectl.get("packages")["items"],
+    )
 
     # Degraded: errors the user must fix (Stalled=True).
     kubectl.apply(
@@ -91,6 +119,7 @@ def test_healthy_degraded_and_progressing(
     orphan = wait_condition(kubectl, "packagerevision", "missing.pkg.v1", type_="Stalled", status="True")
     result = health(orphan)
     assert result.status == "Degraded" and "missing" in result.message
+    agree(kstatus, broken, orphan)
 
     # Progressing: with the operator stopped, changes are not observed yet, and new objects have no status.
     stack.stop_process("operator")
@@ -107,6 +136,11 @@ def test_healthy_degraded_and_progressing(
     ]:
         body = kubectl.get(kind, name)
         assert health(body).status == "Progressing", (kind, name, body.get("status"))
+    agree(kstatus, kubectl.get("packagerevision", "catalog.draft.v1"), kubectl.get("repository", "catalog"))
+    # The one difference (docs/gitops.md): an object the operator has not looked at yet has no status, which
+    # kstatus reads as Current; the operator's first look writes Ready=False, which it reads as InProgress.
+    (unseen,) = kstatus_reader.read(kstatus, [kubectl.get("packagerevision", "catalog.later.v1")])
+    assert unseen.status == "Current"
 
     # And back to Healthy once the operator has caught up.
     stack.start_operator()
@@ -115,6 +149,6 @@ def test_healthy_degraded_and_progressing(
         ("repository", "catalog"),
         ("packagerevision", "catalog.later.v1"),
     ]:
-        wait_condition(kubectl, kind, name, type_="Ready", status="True")
+        agree(kstatus, wait_condition(kubectl, kind, name, type_="Ready", status="True"))
         healthy(kubectl, kind, name)
     assert kubectl.get("packagerevision", "catalog.draft.v1")["spec"]["lifecycle"] == "Proposed"
