@@ -60,7 +60,7 @@ run-fnrunner: venv ## Start the function runner locally on 127.0.0.1:9445 (built
 	$(VPY) -m fnrunner --disable-runtimes pod --watch-function-configs false $(FNRUNNER_ARGS)
 
 .PHONY: lint
-lint: venv ## Run ruff, mypy and import-linter.
+lint: venv ## Run ruff, mypy, import-linter and hadolint (Dockerfiles).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@# The editable install maps porch_operator → operator/ with an import hook that mypy cannot follow;
@@ -70,6 +70,7 @@ lint: venv ## Run ruff, mypy and import-linter.
 	ln -sfn $(CURDIR)/fnrunner $(VENV)/typecheck/fnrunner
 	MYPYPATH=$(VENV)/typecheck $(VENV)/bin/mypy -p porch_operator -p fnrunner
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile.operator Dockerfile.fnrunner
 
 .PHONY: fmt
 fmt: venv ## Format the code with ruff.
@@ -93,6 +94,92 @@ test-e2e: venv controlplane ## Run the end-to-end tests against a local control 
 .PHONY: bench
 bench: venv controlplane ## Run the benchmarks under hack/bench/ (they print figures; they never fail a build).
 	@for b in hack/bench/bench_*.py; do echo "== $$b"; $(VPY) $$b; done
+
+##@ Images, install and kind (see docs/install.md)
+
+# Image repositories and tag; OPERATOR_IMG/FNRUNNER_IMG are what `images` builds and `deploy` installs.
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+OPERATOR_IMAGE ?= porch-operator
+FNRUNNER_IMAGE ?= porch-fnrunner
+OPERATOR_IMG := $(OPERATOR_IMAGE):$(IMAGE_TAG)
+FNRUNNER_IMG := $(FNRUNNER_IMAGE):$(IMAGE_TAG)
+KIND_CLUSTER ?= porch-e2e
+KIND_VERSION ?= v0.33.0
+# The node image kind $(KIND_VERSION) was released with (its pkg/apis/config/defaults/image.go), by digest.
+KIND_NODE_IMAGE ?= kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5
+LOCALBIN := $(CURDIR)/.local/bin
+KIND := $(LOCALBIN)/kind-$(KIND_VERSION)
+DEPLOY_DIR := .local/deploy
+
+.PHONY: argocd-health
+argocd-health: venv ## Regenerate config/argocd/argocd-cm-health.yaml from config/argocd/health/*.lua.
+	$(VPY) hack/generate_argocd_health.py
+
+.PHONY: docker-check
+docker-check: ## Fail early, with a clear message, where no Docker engine is reachable.
+	@command -v docker >/dev/null 2>&1 || { echo "error: 'make $(MAKECMDGOALS)' needs Docker, and the docker CLI is not installed." >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "error: 'make $(MAKECMDGOALS)' needs a running Docker engine, and 'docker info' reaches none. Without Docker, 'make test-e2e' runs the end-to-end suite against a local control plane." >&2; exit 1; }
+
+.PHONY: images
+images: docker-check ## Build the operator and fnrunner images OPERATOR_IMG, FNRUNNER_IMG (needs Docker).
+	docker build -f Dockerfile.operator --build-arg VERSION=$(IMAGE_TAG) -t $(OPERATOR_IMG) .
+	docker build -f Dockerfile.fnrunner --build-arg VERSION=$(IMAGE_TAG) -t $(FNRUNNER_IMG) .
+
+$(KIND):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) GOFLAGS=-mod=mod go install sigs.k8s.io/kind@$(KIND_VERSION)
+	mv $(LOCALBIN)/kind $(KIND)
+
+.PHONY: kind-up
+kind-up: docker-check $(KIND) ## Create the kind cluster KIND_CLUSTER from the pinned node image (needs Docker).
+	mkdir -p $(KIND_E2E_ROOT)
+	@$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || \
+	  $(KIND) create cluster --name $(KIND_CLUSTER) --image $(KIND_NODE_IMAGE) --config hack/kind/cluster.yaml --wait 120s
+	kubectl config use-context kind-$(KIND_CLUSTER)
+
+.PHONY: kind-load
+kind-load: images $(KIND) ## Build the images and load them into the kind cluster (needs Docker).
+	$(KIND) load docker-image $(OPERATOR_IMG) $(FNRUNNER_IMG) --name $(KIND_CLUSTER)
+
+.PHONY: kind-down
+kind-down: docker-check $(KIND) ## Delete the kind cluster.
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+# An overlay of DEPLOY_BASE that sets the images (kustomize cannot take them from the command line).
+DEPLOY_BASE ?= config/default
+.PHONY: deploy-overlay
+deploy-overlay:
+	mkdir -p $(DEPLOY_DIR)
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+	  'resources: [../../$(DEPLOY_BASE)]' 'images:' \
+	  '- {name: porch-operator, newName: "$(OPERATOR_IMAGE)", newTag: "$(IMAGE_TAG)"}' \
+	  '- {name: porch-fnrunner, newName: "$(FNRUNNER_IMAGE)", newTag: "$(IMAGE_TAG)"}' > $(DEPLOY_DIR)/kustomization.yaml
+
+.PHONY: deploy
+deploy: deploy-overlay ## Install CRDs, RBAC and the operator (OPERATOR_IMG, FNRUNNER_IMG) in the current kubectl context.
+	kubectl apply --server-side -k config/crd
+	kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=porch-operator --timeout=60s
+	kubectl apply --server-side -k $(DEPLOY_DIR)
+	kubectl -n porch-system rollout status deployment/porch-operator --timeout=300s
+
+.PHONY: undeploy
+undeploy: deploy-overlay ## Remove porch objects (git stays), then the operator, RBAC and CRDs (docs/install.md).
+	@# Variants first (they would recreate revisions), then Repositories: the running operator removes their
+	@# revisions, files and packages; only then the operator and the CRDs.
+	-kubectl delete packagevariantsets.config.porch.kpt.dev,packagevariants.config.porch.kpt.dev --all -A --timeout=300s
+	-kubectl delete repositories.config.porch.kpt.dev --all -A --timeout=600s
+	kubectl delete -k $(DEPLOY_DIR) --ignore-not-found --timeout=300s
+
+# Mounted into the kind node and the operator pod at the same path (hack/kind/cluster.yaml, config/kind).
+KIND_E2E_ROOT := /tmp/porch-e2e-kind
+
+.PHONY: test-e2e-kind
+test-e2e-kind: venv kind-up kind-load ## The operator e2e suite against a kind cluster running the built images (needs Docker).
+	$(MAKE) deploy DEPLOY_BASE=config/kind
+	@# umask 000: the operator (uid 65532) pushes to the git repositories the tests create.
+	mkdir -p $(KIND_E2E_ROOT)
+	umask 000 && PORCH_E2E_KIND_CLUSTER=$(KIND_CLUSTER) PORCH_E2E_KIND=$(KIND) \
+	  $(VPY) -m pytest tests/e2e/porch --basetemp=$(KIND_E2E_ROOT)/pytest $(PYTEST_ARGS)
 
 ##@ Run locally
 

@@ -16,6 +16,7 @@ import pytest
 
 from localcluster import binaries
 from localcluster.controlplane import ControlPlane
+from tests.e2e import kind_cluster
 from tests.e2e.kube import Kubectl
 
 
@@ -28,6 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    if kind_cluster.enabled():  # `make test-e2e-kind`: a kind cluster instead of a local control plane
+        yield kind_cluster.KindCluster.connect(tmp_path_factory.mktemp("kind"))
+        return
     plane = ControlPlane(bin_dir=binaries.binary_dir(), workdir=tmp_path_factory.mktemp("controlplane"))
     with plane:
         yield plane

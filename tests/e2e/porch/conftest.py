@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from localcluster.controlplane import ControlPlane
+from tests.e2e import kind_cluster
 from tests.e2e.api import install
 from tests.e2e.kube import Kubectl, eventually
 from tests.e2e.operator_process import OperatorStack
@@ -30,7 +31,9 @@ APPROVER = "bob"
 def stack(
     control_plane: ControlPlane, admin: Kubectl, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorStack]:
-    operator = OperatorStack(control_plane, admin, tmp_path_factory.mktemp("operator"))
+    # `make test-e2e-kind`: the operator deployed in the kind cluster instead of local processes.
+    stack_type = kind_cluster.DeployedStack if kind_cluster.enabled() else OperatorStack
+    operator = stack_type(control_plane, admin, tmp_path_factory.mktemp("operator"))
     try:
         operator.start()
         yield operator
