@@ -18,16 +18,27 @@ from porch_operator.engine.ports import FunctionOutput, FunctionTarget
 
 @dataclass
 class RunnerRuntime:
-    """Evaluates functions through the fnrunner at `client`; every call bounded by `timeout` seconds."""
+    """Evaluates functions through the fnrunner at `client`; every call bounded by `timeout` seconds.
 
-    client: fnclient.EvaluatorClient
+    Without a client (no runner configured), every pipeline function is reported as not found.
+    """
+
+    client: fnclient.EvaluatorClient | None
     timeout: float
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
 
     async def evaluate(self, function: FunctionTarget, resource_list: bytes) -> FunctionOutput:
         if function.image is None:
             raise errors.FunctionNotFound(
                 f"The Kptfile pipeline runs the executable {function.display_name!r}; exec functions are not "
                 "allowed in the operator. Use an image (see the fnrunner's FunctionConfigs)."
+            )
+        if self.client is None:
+            raise errors.FunctionNotFound(
+                f"No function runner is configured (PORCH_FUNCTION_RUNNER is empty) to run {function.image}."
             )
         try:
             return await self.client.evaluate(function.image, resource_list, timeout=self.timeout)

@@ -132,14 +132,10 @@ async def reconcile(worker: RepositoryWorker, revision: Body) -> None:
             return
         created = await create_from_source(worker, revision)
         info = created.info
-        revision.setdefault("status", {})["creationSource"] = created.creation_source
-        revision["status"]["conditions"] = conditions.merge(
-            status.get("conditions"), [created.rendered], generation=meta.get("generation", 1)
-        )
     elif spec.get("source") and not status.get("creationSource"):
         worker.logger.info("Adopting the draft of %s found in git (created before a restart).", meta["name"])
     change = await drive_lifecycle(worker, revision, info)
-    await update_status(worker, revision, change.info, blocked=change.blocked)
+    await update_status(worker, revision, change.info, blocked=change.blocked, created=created)
     if created is not None:
         await _after_creation(worker, revision, created)
     if change.operation:
@@ -341,11 +337,17 @@ def desired_status(
     facts: PackageFacts,
     *,
     blocked: Condition | None = None,
+    created: Created | None = None,
 ) -> Body:
     """The whole status of a revision, from git and the object (used by the sync and the reconcile alike, so
-    that what one writes the other finds equal)."""
+    that what one writes the other finds equal). `created` is the source just applied, if any."""
     generation = revision["metadata"].get("generation", 1)
-    current = revision.get("status") or {}
+    current = dict(revision.get("status") or {})
+    if created is not None:
+        current["creationSource"] = created.creation_source
+        current["conditions"] = conditions.merge(
+            current.get("conditions"), [created.rendered], generation=generation
+        )
     status = manifests.git_status(info, repository=worker.body, meta=facts.meta, upstream=facts.upstream_lock)
     for key in ("upstreamLock", "publishedBy", "publishedAt", "packageConditions"):
         status.setdefault(key, None)
@@ -370,12 +372,18 @@ def desired_status(
 
 
 async def update_status(
-    worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo, *, blocked: Condition | None
+    worker: RepositoryWorker,
+    revision: Body,
+    info: PackageRevisionInfo,
+    *,
+    blocked: Condition | None,
+    created: Created | None = None,
 ) -> None:
     from porch_operator.handlers.repositories import PackageFacts
 
     facts = PackageFacts(await worker.files_of(info))
-    await write_status(worker, revision, desired_status(worker, revision, info, facts, blocked=blocked))
+    status = desired_status(worker, revision, info, facts, blocked=blocked, created=created)
+    await write_status(worker, revision, status)
 
 
 def in_sync(revision: Body, info: PackageRevisionInfo | None) -> bool:

@@ -58,9 +58,8 @@ class Runtime:
             committer=Signature(settings.committer_name, settings.committer_email),
             timeout=settings.git_timeout,
         )
-        runner = functions.RunnerRuntime(
-            fnclient.EvaluatorClient(settings.function_runner), timeout=settings.function_timeout
-        )
+        client = fnclient.EvaluatorClient(settings.function_runner) if settings.function_runner else None
+        runner = functions.RunnerRuntime(client, timeout=settings.function_timeout)
         logger.info(
             "Operator runtime ready: git cache %s, function runner %s.",
             settings.cache_dir,
@@ -69,6 +68,6 @@ class Runtime:
         return cls(settings=settings, kube=kube, store=store, functions=runner)
 
     async def close(self) -> None:
-        await self.functions.client.close()
+        await self.functions.close()
         await self.store.aclose()
         await self.kube.close()

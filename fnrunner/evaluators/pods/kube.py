@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from kubernetes_asyncio import client, watch
@@ -108,7 +108,7 @@ class PodApi:
 
     async def watch_pods(
         self, selector: str, resource_version: str, *, timeout_seconds: int = 60
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """(event type, pod) until the server ends the watch; raises ApiException(410) when too old."""
         stream = watch.Watch(return_type="object")
         async with stream:

@@ -350,15 +350,18 @@ class PodPool:
             self._on_pod(name, self._pods.get(name))
         self._synced.set()
         while True:
-            async for kind, pod in self.api.watch_pods(self.selector, version):
-                name = pod["metadata"]["name"]
-                version = pod["metadata"].get("resourceVersion", version)
-                if kind == "DELETED":
-                    self._pods.pop(name, None)
-                    self._on_pod(name, None)
-                else:
-                    self._pods[name] = pod
-                    self._on_pod(name, pod)
+            # aclosing: when this task is cancelled, the watch (and its HTTP connection) closes now, not
+            # whenever the garbage collector finalises the generator.
+            async with contextlib.aclosing(self.api.watch_pods(self.selector, version)) as events:
+                async for kind, pod in events:
+                    name = pod["metadata"]["name"]
+                    version = pod["metadata"].get("resourceVersion", version)
+                    if kind == "DELETED":
+                        self._pods.pop(name, None)
+                        self._on_pod(name, None)
+                    else:
+                        self._pods[name] = pod
+                        self._on_pod(name, pod)
 
     async def _collect_forever(self) -> None:
         while True:
