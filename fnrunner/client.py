@@ -18,6 +18,7 @@ A timeout is a `FunctionTimeoutError`, which is also a `FunctionUnavailableError
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,9 +129,14 @@ class EvaluatorClient:
                 f"{limits.MAX_MESSAGE_BYTES}-byte limit of the function runner."
             )
         request = evaluator_pb2.EvaluateFunctionRequest(resource_list=resource_list, image=image)
+        started = time.monotonic()
         try:
             response = await self._stub.EvaluateFunction(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED and time.monotonic() - started >= timeout:
+                # The server sees the same deadline (grpc-timeout header) and may reset the stream a moment
+                # before the client's own timer fires; the peer's RST_STREAM then arrives as CANCELLED.
+                raise FunctionTimeoutError(f"Function {image} ran out of time ({timeout:g}s).") from exc
             raise translate(image, exc) from exc
         return EvaluationResult(resource_list=bytes(response.resource_list), log=bytes(response.log))
 
