@@ -49,7 +49,12 @@ def _message(exc: Exception) -> str:
         line, column = getattr(exc, "line", None), getattr(exc, "column", None)
         return f"syntax error at line {line}, column {column}"
     text = str(exc.args[0]) if exc.args else type(exc).__name__
-    return text.split(" (in activation", 1)[0]
+    text = text.split(" (in activation", 1)[0]
+    # celpy puts what was missing (a map key, say) in a third argument: name it.
+    details = exc.args[2] if len(exc.args) >= 3 else None
+    if isinstance(details, tuple) and details and all(isinstance(d, str) for d in details):
+        text += ": " + ", ".join(repr(str(d)) for d in details)
+    return text
 
 
 class Expressions:

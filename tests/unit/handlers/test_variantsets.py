@@ -206,7 +206,7 @@ def test_repo_expression_chooses_the_repository_variable() -> None:
     [
         (
             {"labelExprs": [{"key": "a", "valueExpr": "repository.labels['nope']"}]},
-            r"labelExprs\[0\]\.valueExpr: no such key",
+            r"labelExprs\[0\]\.valueExpr: no such key: 'nope'",
         ),
         (
             {"labelExprs": [{"key": "a", "valueExpr": "repository.labels["}]},
