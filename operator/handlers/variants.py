@@ -362,7 +362,7 @@ class _Context:
     async def _change_draft(self, target: Body) -> Report:
         name = rules.name_of(target)
         resources = await self.client.find(kube.PACKAGE_REVISION_RESOURCES, self.namespace, name)
-        waiting = _not_ready(target, resources)
+        waiting = _not_created(target, resources)
         if waiting is not None:
             return waiting
         assert resources is not None
@@ -377,6 +377,8 @@ class _Context:
                 f"{name} is Proposed without the variant's latest changes; "
                 "move it back to Draft to receive them.",
             )
+        # Written even while an earlier content is still being rendered: that render's result is then
+        # discarded (its write is guarded by resourceVersion), and only this content is rendered.
         meta = resources["metadata"]
         await self.client.patch(
             kube.PACKAGE_REVISION_RESOURCES,
@@ -388,9 +390,7 @@ class _Context:
             ],
         )
         logger.info("PackageVariant %s changed the content of %s.", self.variant["metadata"]["name"], name)
-        report = Report.waiting(
-            "Rendering", f"Wrote the variant's changes into {name}; waiting for the render."
-        )
+        report = Report.waiting("Rendering", f"Wrote the variant's changes into {name}; waiting for the render.")
         report.targets = [_target_entry(target, resources)]
         return report
 
@@ -403,8 +403,9 @@ def _target_entry(target: Mapping[str, Any], resources: Mapping[str, Any] | None
     return entry
 
 
-def _not_ready(target: Mapping[str, Any], resources: Mapping[str, Any] | None) -> Report | None:
-    """Why a draft cannot take the variant's changes yet (None when it can)."""
+def _not_created(target: Mapping[str, Any], resources: Mapping[str, Any] | None) -> Report | None:
+    """Why a draft cannot take the variant's changes yet (None when it can): its source is not applied, or
+    it failed."""
     name = rules.name_of(target)
     status = target.get("status") or {}
     if conditions.is_true(status.get("conditions"), "Stalled"):
@@ -414,21 +415,21 @@ def _not_ready(target: Mapping[str, Any], resources: Mapping[str, Any] | None) -
         return report
     if not status.get("selfLock") or resources is None:
         return Report.waiting("Creating", f"Waiting for {name} to be created in git.")
-    meta = resources["metadata"]
-    if (meta.get("labels") or {}).get(models.LIFECYCLE_LABEL) not in (None, rules.lifecycle(target)):
+    labels = resources["metadata"].get("labels") or {}
+    if labels.get(models.LIFECYCLE_LABEL) not in (None, rules.lifecycle(target)):
         return Report.waiting("Waiting", f"Waiting for the resources of {name} to follow its lifecycle.")
-    if (resources.get("status") or {}).get("observedGeneration") != meta.get("generation"):
-        report = Report.waiting("Rendering", f"Waiting for the content of {name} to be rendered.")
-        report.targets = [_target_entry(target, resources)]
-        return report
     return None
 
 
 def _ready(target: Mapping[str, Any], resources: Mapping[str, Any]) -> Report:
+    """The report for a target that has the variant's changes: ready once they are rendered."""
     name = rules.name_of(target)
     entry = _target_entry(target, resources)
-    rendered = conditions.find((resources.get("status") or {}).get("conditions"), "Rendered")
-    if rendered is not None and rendered.get("status") == "False":
+    status = resources.get("status") or {}
+    rendered = conditions.find(status.get("conditions"), "Rendered")
+    if status.get("observedGeneration") != resources["metadata"].get("generation"):
+        report = Report.waiting("Rendering", f"Waiting for the content of {name} to be rendered.")
+    elif rendered is not None and rendered.get("status") == "False":
         report = Report.stuck("RenderFailed", f"{name} does not render: {rendered.get('message', '')}")
     else:
         report = Report(True, "NoErrors", f"{name} is up to date.")
