@@ -298,6 +298,17 @@ def test_fan_out_approve_upgrade_and_remove(porch: Porch) -> None:
     assert orphan["spec"]["lifecycle"] == "Published" and not orphan["metadata"].get("ownerReferences")
     assert porch.wait_ready("fleet", kind="packagevariantset")["status"]["packageVariants"] == 2
 
+    # Deleting the set deletes its variants (garbage collection), and their deletion policy applies.
+    porch.admin.run("delete", "packagevariantset", "fleet")
+    porch.wait_for("variants gone", lambda: not porch.admin.get("packagevariants")["items"])
+    for repository in ("edge1", "edge2"):
+        porch.wait_for(
+            f"{repository}'s draft deleted",
+            lambda r=repository: f"{r}.base.packagevariant-2" not in porch.revisions(),
+        )
+        published = porch.revision(f"{repository}.base.packagevariant-1")
+        assert published["spec"]["lifecycle"] == "DeletionProposed"
+
 
 # --- errors -----------------------------------------------------------------------------------------------
 
@@ -437,3 +448,83 @@ def test_restart_mid_fan_out_converges_without_duplicates(porch: Porch) -> None:
     porch.stack.restart_operator()
     time.sleep(8)
     assert versions(porch) == before
+
+
+# --- a PackageVariant of its own --------------------------------------------------------------------------
+
+
+def test_variant_pinned_to_a_revision_adopts_then_upgrades(porch: Porch) -> None:
+    catalog = porch.repo("catalog")
+    catalog.seed_package("base", BASE, publish=1)
+    catalog.seed_package("base", {**BASE, "new.yaml": configmap("new-in-v2")}, publish=2)
+    register(porch, "catalog", catalog)
+    register(porch, "site", porch.repo("site"))
+    porch.wait_ready("catalog.base.v2")
+    manual = porch.create_revision(
+        "site", "app", "manual", {"cloneFrom": {"upstreamRef": {"name": "catalog.base.v1"}}}
+    )
+    porch.wait_ready(manual)
+    approve(porch, manual)
+    variant = {
+        "apiVersion": "config.porch.kpt.dev/v1alpha1",
+        "kind": "PackageVariant",
+        "metadata": {"name": "paris"},
+        "spec": {
+            "upstream": {"repo": "catalog", "package": "base", "revision": 1},
+            "downstream": {"repo": "site", "package": "app"},
+            "adoptionPolicy": "adoptExisting",
+            "packageContext": {"data": {"site": "paris"}},
+            "injectors": [{"name": "site-settings"}],
+        },
+    }
+    porch.admin.apply(configmap("site-settings", size="medium"))
+    porch.admin.apply(variant)
+
+    # Adopted, and as the published revision lacks the variant's changes, edited in a new draft (still v1).
+    adopted = porch.wait_for(
+        "adopted", lambda: (r := porch.revision(manual))["metadata"].get("ownerReferences") and r
+    )
+    assert adopted["metadata"]["ownerReferences"][0]["name"] == "paris"
+    edit = "site.app.packagevariant-1"
+    porch.wait_for("edit draft", lambda: edit in porch.revisions())
+    assert porch.revision(edit)["spec"]["source"] == {"copyFrom": {"name": manual}}
+    porch.wait_ready("paris", kind="packagevariant", timeout=110)
+    files = porch.resources(edit)
+    assert documents(files["package-context.yaml"])[0]["data"]["site"] == "paris"
+    assert "new.yaml" not in files  # revision 1 is honoured, not the latest
+    assert porch.revision(edit)["status"]["upstreamLock"]["git"]["ref"] == "base/v1"
+
+    # Moving the pin: the unpublished draft waits; once it is published, an upgrade draft follows.
+    variant["spec"]["upstream"]["revision"] = 2
+    porch.admin.apply(variant)
+    pending = porch.wait_for(
+        "upgrade pending",
+        lambda: (
+            (c := condition(porch.admin.get("packagevariant", "paris"), "Ready"))
+            and c["reason"] == "UpgradePending"
+            and c
+        ),
+    )
+    assert pending["status"] == "False"
+    approve(porch, edit)
+    upgrade = "site.app.packagevariant-2"
+    porch.wait_for("upgrade draft", lambda: upgrade in porch.revisions(), timeout=90)
+    porch.wait_ready("paris", kind="packagevariant", timeout=110)
+    revision = porch.revision(upgrade)
+    assert revision["spec"]["source"]["upgrade"]["oldUpstream"]["name"] == "catalog.base.v1"
+    assert revision["spec"]["source"]["upgrade"]["newUpstream"]["name"] == "catalog.base.v2"
+    assert revision["status"]["upstreamLock"]["git"]["ref"] == "base/v2"
+    files = porch.resources(upgrade)
+    assert "new.yaml" in files
+    assert documents(files["package-context.yaml"])[0]["data"]["site"] == "paris"
+    assert documents(files["settings.yaml"])[0]["data"] == {"size": "medium"}
+
+    # Deleting the variant (policy delete): its draft goes, its published revisions are proposed for deletion.
+    porch.admin.run("delete", "packagevariant", "paris", "--timeout=60s")
+    porch.wait_for("draft deleted", lambda: upgrade not in porch.revisions())
+    for name in (manual, edit):
+        released = porch.wait_for(
+            f"{name} proposed for deletion",
+            lambda n=name: (r := porch.revision(n))["spec"]["lifecycle"] == "DeletionProposed" and r,
+        )
+        assert not released["metadata"].get("ownerReferences")
