@@ -153,9 +153,11 @@ class VariantController:
     def on_variant(self, event: Mapping[str, Any]) -> None:
         body = event["object"]
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        for owner in _owners(body, VARIANT_SET):
-            signature = (body["metadata"].get("generation"), event["type"] == "DELETED")
-            if self._changed(("pv-set", namespace, name), signature) and event["type"] is not None:
+        # A generated variant deleted or changed (a new generation) by someone else: its set restores it. Its
+        # creation (ADDED) and the initial listing are the set's own doing.
+        generation_moved = self._changed(("pv-set", namespace, name), body["metadata"].get("generation"))
+        if event["type"] == "DELETED" or (event["type"] == "MODIFIED" and generation_moved):
+            for owner in _owners(body, VARIANT_SET):
                 self.enqueue(VARIANT_SET, namespace, owner)
         if event["type"] == "DELETED":
             self._variants.drop(namespace, name)

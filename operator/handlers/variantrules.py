@@ -48,6 +48,11 @@ GITOPS_KEYS: Final = frozenset(
 )
 
 
+# Keys the operator maintains on revisions (latest-revision, repository, the variant's own label): a variant's
+# labels never set them.
+RESERVED_PREFIXES: Final = ("porch.kpt.dev/", "config.porch.kpt.dev/")
+
+
 def without_gitops_tracking(values: Mapping[str, str] | None) -> dict[str, str]:
     """`values` without the keys GitOps tools use to track what they manage."""
     return {
@@ -55,6 +60,12 @@ def without_gitops_tracking(values: Mapping[str, str] | None) -> dict[str, str]:
         for key, value in (values or {}).items()
         if key not in GITOPS_KEYS and not key.startswith(GITOPS_PREFIXES)
     }
+
+
+def copied_metadata(values: Mapping[str, str] | None) -> dict[str, str]:
+    """The labels or annotations of a variant's spec that are put on its revisions: without GitOps tracking
+    keys and without the keys the operator maintains."""
+    return {k: v for k, v in without_gitops_tracking(values).items() if not k.startswith(RESERVED_PREFIXES)}
 
 
 # --- reading revisions ------------------------------------------------------------------------------------
@@ -299,7 +310,7 @@ def new_revision(
     spec = variant["spec"]
     repository = spec["downstream"]["repo"]
     package = package or spec["downstream"]["package"]
-    labels = without_gitops_tracking(spec.get("labels"))
+    labels = copied_metadata(spec.get("labels"))
     labels[VARIANT_LABEL] = variant["metadata"]["uid"]
     metadata: Body = {
         "name": models.revision_name(repository, package, workspace),
@@ -307,7 +318,7 @@ def new_revision(
         "labels": labels,
         "ownerReferences": [owner_reference(variant)],
     }
-    annotations = without_gitops_tracking(spec.get("annotations"))
+    annotations = copied_metadata(spec.get("annotations"))
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -365,9 +376,9 @@ def metadata_patch(variant: Mapping[str, Any], revision: Mapping[str, Any], *, a
     """The labels, annotations and ownerReferences a managed revision should have (merged into what it has:
     keys are added or overwritten, never removed); None when it already has them."""
     spec, meta = variant["spec"], revision["metadata"]
-    labels = {**(meta.get("labels") or {}), **without_gitops_tracking(spec.get("labels"))}
+    labels = {**(meta.get("labels") or {}), **copied_metadata(spec.get("labels"))}
     labels[VARIANT_LABEL] = variant["metadata"]["uid"]
-    annotations = {**(meta.get("annotations") or {}), **without_gitops_tracking(spec.get("annotations"))}
+    annotations = {**(meta.get("annotations") or {}), **copied_metadata(spec.get("annotations"))}
     owners = list(meta.get("ownerReferences") or [])
     if adopt and not owned_by(revision, variant["metadata"]["uid"]):
         owners.append(owner_reference(variant, controller=controller_of(revision) is None))

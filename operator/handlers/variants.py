@@ -37,7 +37,7 @@ from typing import Any
 from porch_operator import errors, models
 from porch_operator.engine import injection
 from porch_operator.engine import variants as mutations
-from porch_operator.engine.resources import PackageResources
+from porch_operator.engine.resources import PackageResources, total_size
 from porch_operator.handlers import conditions, kube, outcomes
 from porch_operator.handlers import variantrules as rules
 from porch_operator.handlers.conditions import Condition
@@ -46,6 +46,7 @@ from porch_operator.handlers.kube import KubeClient
 Body = dict[str, Any]
 logger = logging.getLogger(__name__)
 
+_INLINE_BYTES = 256 * 1024
 WAIT_RECHECK = 30.0
 """Seconds after which a variant that is waiting for a revision looks again, should an event be missed."""
 
@@ -208,7 +209,7 @@ async def ensure(client: KubeClient, variant: Body) -> Report:
             variant,
             downstream_revisions,
             rules.clone_source(upstream),
-            f"cloned from {rules.name_of(upstream)}",
+            what=f"cloned from {rules.name_of(upstream)}",
         )
     context = _Context(client, variant, upstream, upstream_revisions, downstream_revisions)
     results = [await context.ensure_target(target) for target in selection.targets]
@@ -246,7 +247,13 @@ async def _patch_metadata(
 
 
 async def _create(
-    client: KubeClient, variant: Body, downstream_revisions: list[Body], source: Body, what: str
+    client: KubeClient,
+    variant: Body,
+    downstream_revisions: list[Body],
+    source: Body,
+    *,
+    what: str,
+    reason: str = "Creating",
 ) -> Report:
     body = rules.new_revision(variant, workspace=rules.next_workspace(downstream_revisions), source=source)
     name = body["metadata"]["name"]
@@ -255,7 +262,7 @@ async def _create(
     except errors.AlreadyExists as exc:  # made meanwhile by someone else: look again with what exists now
         raise errors.Conflict(f"{name} was created meanwhile by another writer; retrying") from exc
     logger.info("PackageVariant %s created %s (%s).", variant["metadata"]["name"], name, what)
-    report = Report.waiting("Creating", f"Created {name} ({what}); waiting for it to be ready.")
+    report = Report.waiting(reason, f"Created {name} ({what}); waiting for it to be ready.")
     report.targets = [{"name": name}]
     return report
 
@@ -340,7 +347,8 @@ class _Context:
             self.variant,
             self.downstream_revisions,
             source,
-            f"an upgrade of {name} to {rules.name_of(self.upstream)}",
+            what=f"an upgrade of {name} to {rules.name_of(self.upstream)}",
+            reason="Upgrading",
         )
 
     async def _check_published(self, target: Body) -> Report:
@@ -356,7 +364,8 @@ class _Context:
             self.variant,
             self.downstream_revisions,
             rules.copy_source(target),
-            f"an edit of {name}",
+            what=f"an edit of {name}",
+            reason="Editing",
         )
 
     async def _change_draft(self, target: Body) -> Report:
@@ -390,7 +399,9 @@ class _Context:
             ],
         )
         logger.info("PackageVariant %s changed the content of %s.", self.variant["metadata"]["name"], name)
-        report = Report.waiting("Rendering", f"Wrote the variant's changes into {name}; waiting for the render.")
+        report = Report.waiting(
+            "Rendering", f"Wrote the variant's changes into {name}; waiting for the render."
+        )
         report.targets = [_target_entry(target, resources)]
         return report
 
@@ -460,7 +471,10 @@ async def mutate(client: KubeClient, variant: Mapping[str, Any], files: Mapping[
         )
         return package, injection.find_points(package)
 
-    package, points = await asyncio.to_thread(first_steps)
+    # Small packages (the usual case) take a few milliseconds: done on the event loop rather than queued
+    # behind git reads in the shared thread pool. Large ones go to a thread.
+    large = total_size(files) > _INLINE_BYTES
+    package, points = await asyncio.to_thread(first_steps) if large else first_steps()
     if points:
         injectors = [
             injection.Injector(
@@ -469,7 +483,10 @@ async def mutate(client: KubeClient, variant: Mapping[str, Any], files: Mapping[
             for i in spec.get("injectors") or []
         ]
         candidates = await lookup(client, variant["metadata"]["namespace"], points, injectors)
-        package = await asyncio.to_thread(injection.inject, package, points, candidates)
+        if large:
+            package = await asyncio.to_thread(injection.inject, package, points, candidates)
+        else:
+            package = injection.inject(package, points, candidates)
     return package.to_dict()
 
 

@@ -1,5 +1,5 @@
-"""PackageVariant decisions (porch-behaviour §6.2-6.6 without Porch's quirks): validation, upstream resolution,
-targets, adoption, naming, up-to-date checks and the revisions a variant creates."""
+"""PackageVariant decisions (porch-behaviour §6.2-6.6 without Porch's quirks): validation, upstream
+resolution, targets, adoption, naming, up-to-date checks and the revisions a variant creates."""
 
 from __future__ import annotations
 
@@ -330,3 +330,9 @@ def test_gitops_tracking_is_never_copied() -> None:
         }
     ) == {"app.kubernetes.io/name": "kept"}
     assert rules.without_gitops_tracking(None) == {}
+
+
+def test_operator_keys_are_never_copied() -> None:
+    pv = variant(labels={"porch.kpt.dev/latest-revision": "true", rules.VARIANT_LABEL: "forged", "team": "a"})
+    body = rules.new_revision(pv, workspace="packagevariant-1", source={"init": {}})
+    assert body["metadata"]["labels"] == {"team": "a", rules.VARIANT_LABEL: UID}

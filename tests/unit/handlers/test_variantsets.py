@@ -68,7 +68,8 @@ def test_validation() -> None:
         "spec.targets[1] needs exactly one of repositories, repositorySelector or objectSelector",
         "spec.targets[1].repositories[0].name is required",
         "spec.targets[1].repositories[0].packageNames may not hold empty names",
-        "spec.targets[2].objectSelector: label selector operator 'Near' is not In, NotIn, Exists or DoesNotExist",
+        "spec.targets[2].objectSelector: "
+        "label selector operator 'Near' is not In, NotIn, Exists or DoesNotExist",
         "spec.targets[3].template.pipeline.mutators[0].image is required",
         "spec.targets[3].template.pipeline.mutators[0].name must not contain '.'",
     ]
