@@ -111,6 +111,7 @@ class KubeClient:
         self._api = api
         self.field_manager = field_manager
         self._timeout = timeout
+        self._discovered: dict[tuple[str, str], Resource] = {}
 
     async def close(self) -> None:
         await self._api.close()
@@ -145,6 +146,24 @@ class KubeClient:
                 metrics.API_WRITES.labels(verb=method.lower(), kind=kind).inc()
                 logger.debug("API write: %s.", what)
         return result if isinstance(result, dict) else {}
+
+    async def discover(self, api_version: str, kind: str) -> Resource:
+        """Where objects of `kind` in `api_version` are served (API discovery, remembered once found).
+
+        NotFound when the API server serves no such kind (a CRD not installed, a typo).
+        """
+        key = (api_version, kind)
+        found = self._discovered.get(key)
+        if found is not None:
+            return found
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{api_version}" if group else f"/api/{version}"
+        listing = await self._call("GET", path, what=f"discover {api_version}")
+        for entry in listing.get("resources") or []:
+            if entry.get("kind") == kind and "/" not in str(entry.get("name", "")):
+                found = self._discovered[key] = Resource(group, version, str(entry["name"]), kind)
+                return found
+        raise errors.NotFound(f"discover {api_version}: the API server serves no kind {kind!r} there")
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Body:
         return await self._call(

@@ -7,7 +7,10 @@
 - watch events of Repositories, PackageRevisions and PackageRevisionResources only *enqueue* work on the
   owning repository's worker, and only when there is something to do (a new generation, a deletion, a
   source not yet applied), so the operator's own status writes do not make work;
-- deleting a Repository removes its objects and leaves git alone.
+- deleting a Repository removes its objects and leaves git alone;
+- PackageVariants and PackageVariantSets are reconciled by the `VariantController` (in kopf's memo): the watch
+  events of variants, sets, revisions, resources and Repositories are handed to it, and it decides what to
+  reconcile (its own work queue and workers, started and stopped with the operator).
 """
 
 from __future__ import annotations
@@ -29,16 +32,24 @@ from porch_operator.handlers.repositories import (
 )
 from porch_operator.handlers.runtime import Runtime
 from porch_operator.handlers.settings import OperatorSettings
+from porch_operator.handlers.variantcontroller import VariantController
 from porch_operator.handlers.workqueue import PACKAGE_REVISION, PACKAGE_REVISION_RESOURCES, Key
 
 REPOSITORY = ("config.porch.kpt.dev", "v1alpha1", "repositories")
 PACKAGE_REVISION_KIND = ("porch.kpt.dev", "v1alpha2", "packagerevisions")
 RESOURCES_KIND = ("porch.kpt.dev", "v1alpha2", "packagerevisionresources")
+PACKAGE_VARIANT_KIND = ("config.porch.kpt.dev", "v1alpha1", "packagevariants")
+PACKAGE_VARIANT_SET_KIND = ("config.porch.kpt.dev", "v1alpha2", "packagevariantsets")
 
 
 def _runtime(memo: Any) -> Runtime:
     runtime: Runtime = memo.runtime
     return runtime
+
+
+def _variants(memo: Any) -> VariantController:
+    controller: VariantController = memo.variants
+    return controller
 
 
 @kopf.on.startup()
@@ -60,6 +71,21 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
         logger.info(
             "Serving metrics on %s:%d.", operator_settings.metrics_address, operator_settings.metrics_port
         )
+
+
+@kopf.on.startup()
+async def start_variants(*, memo: Any, **_: Any) -> None:
+    """After `start` (kopf runs start-up handlers in order): the variant controller uses the runtime."""
+    controller = VariantController(_runtime(memo).kube, resync_interval=_runtime(memo).settings.sync_interval)
+    controller.start()
+    memo.variants = controller
+
+
+@kopf.on.cleanup()
+async def stop_variants(*, memo: Any, **_: Any) -> None:
+    """Before `stop` closes the API client."""
+    if hasattr(memo, "variants"):
+        await _variants(memo).stop()
 
 
 @kopf.on.cleanup()
@@ -212,3 +238,31 @@ async def resources_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     worker = await _route(memo, body, PACKAGE_REVISION_RESOURCES)
     if worker is not None:
         worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, body["metadata"]["name"]), dict(body))
+
+
+# --- package variants and sets (the VariantController decides what to reconcile) ---------------------------
+
+
+@kopf.on.event(*PACKAGE_VARIANT_KIND)
+async def package_variant_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _variants(memo).on_variant(event)
+
+
+@kopf.on.event(*PACKAGE_VARIANT_SET_KIND)
+async def package_variant_set_event(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _variants(memo).on_variant_set(event)
+
+
+@kopf.on.event(*PACKAGE_REVISION_KIND)
+async def package_revision_event_for_variants(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _variants(memo).on_revision(event)
+
+
+@kopf.on.event(*RESOURCES_KIND)
+async def resources_event_for_variants(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _variants(memo).on_resources(event)
+
+
+@kopf.on.event(*REPOSITORY)
+async def repository_event_for_variants(*, event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _variants(memo).on_repository(event)

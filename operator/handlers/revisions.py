@@ -134,12 +134,28 @@ async def reconcile(worker: RepositoryWorker, revision: Body) -> None:
         info = created.info
     elif spec.get("source") and not status.get("creationSource"):
         worker.logger.info("Adopting the draft of %s found in git (created before a restart).", meta["name"])
+        if info.lifecycle == Lifecycle.DRAFT:
+            await _ensure_resources(worker, revision, info)
     change = await drive_lifecycle(worker, revision, info)
     await update_status(worker, revision, change.info, blocked=change.blocked, created=created)
     if created is not None:
         await _after_creation(worker, revision, created)
     if change.operation:
         await _after_lifecycle_change(worker, revision, change)
+
+
+async def _ensure_resources(worker: RepositoryWorker, revision: Body, info: PackageRevisionInfo) -> None:
+    """Create the draft's PackageRevisionResources from git if it is missing: the operator stopped after
+    pushing the draft and before creating them (`create_from_source` does both, not atomically)."""
+    from porch_operator.handlers import syncing  # cycle: the sync creates objects through this module too
+
+    name = revision["metadata"]["name"]
+    if await worker.kube.find(kube.PACKAGE_REVISION_RESOURCES, worker.namespace, name) is not None:
+        return
+    files = await worker.files_of(info)
+    await syncing.create_resources(worker, revision, info, files)
+    worker.enqueue(Key(PACKAGE_REVISION_RESOURCES, name))
+    worker.logger.info("Created the missing resources of draft %s from git.", name)
 
 
 async def _add_finalizer(worker: RepositoryWorker, revision: Body) -> Body:

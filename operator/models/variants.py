@@ -126,7 +126,12 @@ class PackageVariantSpec(meta.Model):
 class PackageVariantStatus(meta.Model):
     """How the variant is doing."""
 
-    conditions: meta.Conditions | None = Field(None, description="Ready and Stalled.")
+    observed_generation: int | None = Field(
+        None, description="The metadata.generation last handled.", json_schema_extra=meta.INT64
+    )
+    conditions: meta.Conditions | None = Field(
+        None, description="Ready, plus Reconciling and Stalled only while true."
+    )
     downstream_targets: list[DownstreamTarget] | None = Field(
         None,
         description="The downstream revisions this variant manages.",
@@ -331,7 +336,15 @@ class PackageVariantSetSpec(meta.Model):
 class PackageVariantSetStatus(meta.Model):
     """How the set is doing."""
 
-    conditions: meta.Conditions | None = Field(None, description="Ready and Stalled.")
+    observed_generation: int | None = Field(
+        None, description="The metadata.generation last handled.", json_schema_extra=meta.INT64
+    )
+    conditions: meta.Conditions | None = Field(
+        None, description="Ready, plus Reconciling and Stalled only while true."
+    )
+    package_variants: int | None = Field(
+        None, description="How many PackageVariants the set currently generates."
+    )
 
 
 PACKAGE_VARIANT_SET_CRD = schema.CRDInfo(
