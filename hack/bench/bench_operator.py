@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +55,15 @@ class Api:
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", content_type)
         request.add_header("Accept", accept)
-        with self.opener.open(request, timeout=120) as response:
-            return json.loads(response.read())
+        for _ in range(30):
+            try:
+                with self.opener.open(request, timeout=120) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:  # "storage is (re)initializing": the watch cache of a busy kind restarts
+                    raise
+                time.sleep(float(exc.headers.get("Retry-After") or 1))
+        raise RuntimeError(f"{method} {path}: the API server kept answering 429")
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)
@@ -277,7 +285,7 @@ class Bench:
             f"{GROUP}/{plural}?labelSelector=porch.kpt.dev/repository=large",
             accept="application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
         )
-        return len(listing["items"])
+        return len(listing.get("items") or [])
 
     def rss_mib(self) -> float:
         assert self.operator is not None

@@ -1,25 +1,26 @@
-"""The operator's Kubernetes API client: raw JSON objects over kubernetes_asyncio's authenticated session.
+"""The operator's Kubernetes API client: raw JSON objects over one aiohttp session.
 
 Only the handlers talk to the API, and only through this module. It sends plain dicts (no generated model
 classes, which cost more than they give for custom resources), writes with server-side apply under one field
 manager where the operator owns fields, and translates API failures into the project's error tree at this
 edge: 404 → NotFound, 409 → Conflict, 422/400 → InvalidSpec, 403 → Forbidden, anything else (5xx, network,
 timeout) → ApiUnavailable. Error messages carry the API server's `Status.message`, never request bodies.
+Credentials come from `apiconnection` and are read again once when the API server answers 401.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from kubernetes_asyncio import client as k8s
 
 from porch_operator import errors, metrics
+from porch_operator.handlers.apiconnection import Endpoint
 
 Body = dict[str, Any]
 
@@ -41,7 +42,7 @@ class Resource:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.plural == "namespaces":
             namespace = None  # cluster-scoped
-        if namespace is not None:
+        if namespace:  # None or "": cluster-scoped kinds, or every namespace
             base += f"/namespaces/{quote(namespace, safe='')}"
         base += f"/{self.plural}"
         if name is not None:
@@ -64,7 +65,15 @@ SECRETS = Resource("", "v1", "secrets", "Secret")
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace")
 
 
-def _status_message(exc: k8s.ApiException) -> tuple[str, str]:
+class ApiError(Exception):
+    """An HTTP error answer of the API server (internal to this module: callers see the error tree)."""
+
+    def __init__(self, status: int, reason: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status} {reason}")
+        self.status, self.reason, self.body = status, reason, body
+
+
+def _status_message(exc: ApiError) -> tuple[str, str]:
     """The (reason, message) of a `kind: Status` error body; nothing else of the body is kept."""
     try:
         status = json.loads(exc.body) if exc.body else {}
@@ -77,7 +86,7 @@ def _status_message(exc: k8s.ApiException) -> tuple[str, str]:
 
 def translate(exc: BaseException, what: str) -> errors.PorchError:
     """Map an API or transport failure about `what` to the error tree."""
-    if isinstance(exc, k8s.ApiException):
+    if isinstance(exc, ApiError):
         reason, message = _status_message(exc)
         text = f"{what}: {message}"
         if exc.status == 404:
@@ -95,26 +104,65 @@ def translate(exc: BaseException, what: str) -> errors.PorchError:
 logger = logging.getLogger(__name__)
 
 
-def silence_payload_logging() -> None:
-    """kubernetes_asyncio logs whole response bodies at DEBUG, Secrets included: never let it."""
-    logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
-
-
 class KubeClient:
     """Namespaced CRUD and server-side apply of raw objects.
 
+    `connect` returns the endpoint and credentials (called at first use and again after a 401);
     `field_manager` names the operator in managedFields; `timeout` bounds every request.
     """
 
-    def __init__(self, api: k8s.ApiClient, *, field_manager: str, timeout: float = 30.0) -> None:
-        silence_payload_logging()
-        self._api = api
+    def __init__(self, connect: Callable[[], Endpoint], *, field_manager: str, timeout: float = 30.0) -> None:
+        self._connect = connect
+        self._endpoint: Endpoint | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.field_manager = field_manager
-        self._timeout = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._discovered: dict[tuple[str, str], Resource] = {}
 
     async def close(self) -> None:
-        await self._api.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _open(self) -> tuple[aiohttp.ClientSession, Endpoint]:
+        if self._session is None or self._endpoint is None:
+            self._endpoint = self._connect()
+            # trust_env off: no proxy or netrc lookups (two thread hops per request in aiohttp).
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._endpoint.ssl_context, limit=64),
+                read_bufsize=2**21,  # objects of up to etcd's 1.5 MiB request limit
+            )
+        return self._session, self._endpoint
+
+    async def _request(
+        self, method: str, path: str, query: Mapping[str, str], data: bytes | None, content_type: str
+    ) -> Body:
+        for attempt in (1, 2):
+            session, endpoint = self._open()
+            headers = {"Accept": "application/json"}
+            if data is not None:
+                headers["Content-Type"] = content_type
+            if endpoint.authorization:
+                headers["Authorization"] = endpoint.authorization
+            async with session.request(
+                method,
+                endpoint.server + path,
+                params=dict(query),
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
+                payload = await response.read()
+                if response.status == 401 and attempt == 1:
+                    await (
+                        self.close()
+                    )  # credentials rotated on disk (service-account tokens): read them again
+                    continue
+                if response.status >= 400:
+                    raise ApiError(response.status, response.reason or "", payload)
+            result = json.loads(payload) if payload else {}
+            return result if isinstance(result, dict) else {}
+        raise AssertionError("unreachable")
 
     async def _call(
         self,
@@ -126,26 +174,16 @@ class KubeClient:
         body: object = None,
         content_type: str = "application/json",
     ) -> Body:
+        data = None if body is None else json.dumps(body).encode()
         try:
-            result = await self._api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                body=body,
-                auth_settings=["BearerToken"],
-                response_types_map={200: "object", 201: "object", 202: "object"},
-                _return_http_data_only=True,
-                _request_timeout=self._timeout,
-            )
-        except (k8s.ApiException, aiohttp.ClientError, TimeoutError) as exc:
+            return await self._request(method, path, query or {}, data, content_type)
+        except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise translate(exc, what) from exc
         finally:
             if method != "GET":
                 kind = what.split(" ", 2)[1] + ("/status" if path.endswith("/status") else "")
                 metrics.API_WRITES.labels(verb=method.lower(), kind=kind).inc()
                 logger.debug("API write: %s.", what)
-        return result if isinstance(result, dict) else {}
 
     async def discover(self, api_version: str, kind: str) -> Resource:
         """Where objects of `kind` in `api_version` are served (API discovery, remembered once found).

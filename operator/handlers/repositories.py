@@ -192,6 +192,7 @@ class RepositoryWorker:
         """The daemon: sync first, then serve the queue until kopf stops the daemon."""
         self.logger = logger
         self.body = dict(body)
+        logger.info("Serving Repository %s/%s: its first sync is queued.", self.namespace, self.name)
         # The first sync after a start compares every object with git but is not a requested one: an
         # operator restart alone changes nothing, not even lastFullSyncTime.
         self.enqueue(CHECK)

@@ -8,16 +8,14 @@ through it. Nothing here is a module-level singleton, so tests build their own.
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio import config as k8s_config
 
 from fnrunner import client as fnclient
 from porch_operator.gitstore import GitStore, Signature
 from porch_operator.handlers import functions
+from porch_operator.handlers.apiconnection import Endpoint
 from porch_operator.handlers.kube import KubeClient
 from porch_operator.handlers.settings import OperatorSettings
 
@@ -25,16 +23,6 @@ if TYPE_CHECKING:
     from porch_operator.handlers.repositories import WorkerRegistry
 
 logger = logging.getLogger(__name__)
-
-
-async def api_client() -> k8s.ApiClient:
-    """An authenticated API client: in-cluster when running in a pod, else from the kubeconfig."""
-    configuration = k8s.Configuration()
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        await k8s_config.load_kube_config(client_configuration=configuration)
-    return k8s.ApiClient(configuration)
 
 
 @dataclass
@@ -48,10 +36,9 @@ class Runtime:
     workers: WorkerRegistry = field(init=False)  # set by the caller: workers need the runtime
 
     @classmethod
-    async def start(cls, settings: OperatorSettings) -> Runtime:
-        kube = KubeClient(
-            await api_client(), field_manager=settings.field_manager, timeout=settings.api_timeout
-        )
+    async def start(cls, settings: OperatorSettings, connect: Callable[[], Endpoint]) -> Runtime:
+        """`connect` gives the API endpoint and credentials (see `apiconnection`)."""
+        kube = KubeClient(connect, field_manager=settings.field_manager, timeout=settings.api_timeout)
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         store = GitStore(
             settings.cache_dir,

@@ -147,11 +147,11 @@ def test_first_replica_reconciles_second_waits_and_takes_over(
     work_namespace.apply(repository("with-standby", repo.url))
     wait_condition(work_namespace, "repository", "with-standby", type_="Ready", status="True")
     assert not second.logged("Resuming operations")
-    assert not second.logged("Handler 'repository_")
+    assert not second.logged("Serving Repository")
 
     first.stop()
     eventually(lambda: second.logged("Resuming operations"), timeout=90, what="the standby takes over")
     work_namespace.apply(repository("after-failover", repo.url))
     wait_condition(work_namespace, "repository", "after-failover", type_="Ready", status="True")
-    assert second.logged(f"[{work_namespace.namespace}/after-failover] Handler 'repository_")
+    assert second.logged(f"Serving Repository {work_namespace.namespace}/after-failover")
     assert "replica-a" not in peers(installed)
