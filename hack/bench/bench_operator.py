@@ -60,8 +60,11 @@ class Api:
                 with self.opener.open(request, timeout=120) as response:
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
-                if exc.code != 429:  # "storage is (re)initializing": the watch cache of a busy kind restarts
+                # 429 "storage is (re)initializing": the watch cache of a busy kind restarts; 503 while a
+                # freshly installed API or policy settles.
+                if exc.code not in (429, 503):
                     raise
+                print(f"(retrying {method} {path}: {exc.code} {exc.read()[:300]!r})", file=sys.stderr)
                 time.sleep(float(exc.headers.get("Retry-After") or 1))
         raise RuntimeError(f"{method} {path}: the API server kept answering 429")
 
@@ -224,6 +227,13 @@ class Bench:
                 if sample.split("{")[0] == name and all(f'{k}="{v}"' in sample for k, v in labels.items()):
                     total += float(value)
         return total
+
+    def samples(self, name: str) -> list[str]:
+        """The non-zero samples of a metric, as exposed."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        return [line for line in lines if line.startswith(name + "{") and not line.endswith(" 0.0")]
 
     def create(self, body: dict[str, Any], plural: str, group: str = GROUP) -> None:
         self.api.call("POST", f"{group}/{plural}", body)
@@ -395,6 +405,8 @@ def register(bench: Bench, work: Path) -> None:
     print(figure("restart_to_all_synced", time.monotonic() - started, "s", "<= 10 s"))
     time.sleep(5)
     print(figure("restart_api_writes", bench.metric("porch_api_writes_total"), "writes", "0"))
+    for sample in bench.samples("porch_api_writes_total"):
+        print(f"  {sample}")
     print(figure("operator_rss_after_restart", bench.rss_mib(), "MiB", "<= 200 MiB"))
 
 
