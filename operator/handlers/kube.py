@@ -107,7 +107,8 @@ logger = logging.getLogger(__name__)
 class KubeClient:
     """Namespaced CRUD and server-side apply of raw objects.
 
-    `connect` returns the endpoint and credentials (called at first use and again after a 401);
+    `connect` returns the endpoint and credentials (called at first use and again after a 401; a changed CA
+    or client certificate takes a restart);
     `field_manager` names the operator in managedFields; `timeout` bounds every request.
     """
 
@@ -125,8 +126,9 @@ class KubeClient:
             self._session = None
 
     def _open(self) -> tuple[aiohttp.ClientSession, Endpoint]:
-        if self._session is None or self._endpoint is None:
+        if self._endpoint is None:
             self._endpoint = self._connect()
+        if self._session is None:
             # trust_env off: no proxy or netrc lookups (two thread hops per request in aiohttp).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self._endpoint.ssl_context, limit=64),
@@ -154,9 +156,9 @@ class KubeClient:
             ) as response:
                 payload = await response.read()
                 if response.status == 401 and attempt == 1:
-                    await (
-                        self.close()
-                    )  # credentials rotated on disk (service-account tokens): read them again
+                    # Credentials rotated on disk (service-account tokens): read them again. The session (and
+                    # the requests in flight on it) stays; only the Authorization header changes.
+                    self._endpoint = self._connect()
                     continue
                 if response.status >= 400:
                     raise ApiError(response.status, response.reason or "", payload)
