@@ -95,3 +95,12 @@ def merge(
     for type_ in remove:
         by_type.pop(type_, None)
     return [by_type[t] for t in sorted(by_type)]
+
+
+def kstatus(*, ready: bool, stalled: bool, reconciling: bool, reason: str, message: str) -> list[Condition]:
+    """`Ready`, `Stalled` and `Reconciling` for one outcome, all with the same reason and message."""
+    return [
+        Condition("Ready", "True" if ready else "False", reason, message),
+        Condition("Stalled", "True" if stalled else "False", reason, message),
+        Condition("Reconciling", "True" if reconciling else "False", reason, message),
+    ]

@@ -293,6 +293,21 @@ class KubeClient:
             what=f"update {resource.kind} {namespace}/{name}",
         )
 
+    async def patch_changed_status(self, resource: Resource, obj: Body, status: Body) -> None:
+        """Patch the fields of `status` that differ from `obj`'s status; nothing when none do, and nothing
+        when the object is gone meanwhile."""
+        current = obj.get("status") or {}
+        changed = {key: value for key, value in status.items() if current.get(key) != value}
+        if not changed:
+            return
+        meta = obj["metadata"]
+        try:
+            await self.patch(
+                resource, meta["namespace"], meta["name"], {"status": changed}, subresource="status"
+            )
+        except errors.NotFound:
+            return
+
     async def delete(self, resource: Resource, namespace: str, name: str, *, uid: str | None = None) -> None:
         """Delete, tolerating an object that is already gone; `uid` guards against deleting a newer one."""
         options: Body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}

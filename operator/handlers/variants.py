@@ -40,7 +40,6 @@ from porch_operator.engine import variants as mutations
 from porch_operator.engine.resources import PackageResources, total_size
 from porch_operator.handlers import conditions, kube, outcomes
 from porch_operator.handlers import variantrules as rules
-from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.kube import KubeClient
 
 Body = dict[str, Any]
@@ -139,13 +138,13 @@ async def write_status(client: KubeClient, variant: Body, report: Report) -> Non
     current = variant.get("status") or {}
     merged = conditions.merge(
         current.get("conditions"),
-        [
-            Condition("Ready", "True" if report.ready else "False", report.reason, report.message),
-            Condition("Stalled", "True" if report.stalled else "False", report.reason, report.message),
-            Condition(
-                "Reconciling", "True" if report.reconciling else "False", report.reason, report.message
-            ),
-        ],
+        conditions.kstatus(
+            ready=report.ready,
+            stalled=report.stalled,
+            reconciling=report.reconciling,
+            reason=report.reason,
+            message=report.message,
+        ),
         generation=generation,
     )
     status: Body = {
@@ -153,21 +152,9 @@ async def write_status(client: KubeClient, variant: Body, report: Report) -> Non
         "conditions": merged,
         "downstreamTargets": report.targets,
     }
-    patch = {key: value for key, value in status.items() if current.get(key) != value}
-    if patch.get("downstreamTargets") == [] and "downstreamTargets" not in current:
-        del patch["downstreamTargets"]
-    if not patch:
-        return
-    try:
-        await client.patch(
-            kube.PACKAGE_VARIANTS,
-            variant["metadata"]["namespace"],
-            variant["metadata"]["name"],
-            {"status": patch},
-            subresource="status",
-        )
-    except errors.NotFound:
-        return
+    if not report.targets and "downstreamTargets" not in current:
+        del status["downstreamTargets"]  # an empty list where there was none is no change
+    await client.patch_changed_status(kube.PACKAGE_VARIANTS, variant, status)
 
 
 # --- ensure -----------------------------------------------------------------------------------------------

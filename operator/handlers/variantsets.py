@@ -27,7 +27,6 @@ from porch_operator import errors
 from porch_operator.handlers import celtemplates, conditions, kube, outcomes
 from porch_operator.handlers import variantrules as pvrules
 from porch_operator.handlers import variantsetrules as rules
-from porch_operator.handlers.conditions import Condition
 from porch_operator.handlers.kube import KubeClient
 
 Body = dict[str, Any]
@@ -86,31 +85,19 @@ async def write_status(client: KubeClient, variant_set: Body, report: Report) ->
     current = variant_set.get("status") or {}
     merged = conditions.merge(
         current.get("conditions"),
-        [
-            Condition("Ready", "True" if report.ready else "False", report.reason, report.message),
-            Condition("Stalled", "True" if report.stalled else "False", report.reason, report.message),
-            Condition(
-                "Reconciling", "True" if report.reconciling else "False", report.reason, report.message
-            ),
-        ],
+        conditions.kstatus(
+            ready=report.ready,
+            stalled=report.stalled,
+            reconciling=report.reconciling,
+            reason=report.reason,
+            message=report.message,
+        ),
         generation=generation,
     )
     status: Body = {"observedGeneration": generation, "conditions": merged}
     if report.variants is not None:
         status["packageVariants"] = report.variants
-    patch = {key: value for key, value in status.items() if current.get(key) != value}
-    if not patch:
-        return
-    try:
-        await client.patch(
-            kube.PACKAGE_VARIANT_SETS,
-            variant_set["metadata"]["namespace"],
-            variant_set["metadata"]["name"],
-            {"status": patch},
-            subresource="status",
-        )
-    except errors.NotFound:
-        return
+    await client.patch_changed_status(kube.PACKAGE_VARIANT_SETS, variant_set, status)
 
 
 async def ensure(client: KubeClient, variant_set: Body) -> Report:
