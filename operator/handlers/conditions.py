@@ -97,10 +97,28 @@ def merge(
     return [by_type[t] for t in sorted(by_type)]
 
 
-def kstatus(*, ready: bool, stalled: bool, reconciling: bool, reason: str, message: str) -> list[Condition]:
-    """`Ready`, `Stalled` and `Reconciling` for one outcome, all with the same reason and message."""
-    return [
-        Condition("Ready", "True" if ready else "False", reason, message),
-        Condition("Stalled", "True" if stalled else "False", reason, message),
-        Condition("Reconciling", "True" if reconciling else "False", reason, message),
-    ]
+@dataclass
+class Verdict:
+    """The outcome of one reconcile as kstatus shows it: `Ready`, `Stalled` and `Reconciling`, all with the
+    same reason and message."""
+
+    ready: bool
+    reason: str
+    message: str
+    stalled: bool = False
+    reconciling: bool = False
+
+    def conditions(self) -> list[Condition]:
+        return [
+            Condition("Ready", "True" if self.ready else "False", self.reason, self.message),
+            Condition("Stalled", "True" if self.stalled else "False", self.reason, self.message),
+            Condition("Reconciling", "True" if self.reconciling else "False", self.reason, self.message),
+        ]
+
+
+def observed_status(obj: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+    """`observedGeneration` and the verdict's conditions merged into the object's current ones."""
+    generation = int(obj["metadata"].get("generation", 1))
+    current = (obj.get("status") or {}).get("conditions")
+    merged = merge(current, verdict.conditions(), generation=generation)
+    return {"observedGeneration": generation, "conditions": merged}

@@ -51,14 +51,9 @@ WAIT_RECHECK = 30.0
 
 
 @dataclass
-class Report:
+class Report(conditions.Verdict):
     """The outcome of one reconcile, as conditions will show it."""
 
-    ready: bool
-    reason: str
-    message: str
-    stalled: bool = False
-    reconciling: bool = False
     targets: list[Body] = field(default_factory=list)
 
     @classmethod
@@ -134,26 +129,10 @@ async def _set_finalizers(client: KubeClient, variant: Body, finalizers: list[st
 
 async def write_status(client: KubeClient, variant: Body, report: Report) -> None:
     """Write the report as status, only the fields that differ (nothing when nothing changed)."""
-    generation = int(variant["metadata"].get("generation", 1))
-    current = variant.get("status") or {}
-    merged = conditions.merge(
-        current.get("conditions"),
-        conditions.kstatus(
-            ready=report.ready,
-            stalled=report.stalled,
-            reconciling=report.reconciling,
-            reason=report.reason,
-            message=report.message,
-        ),
-        generation=generation,
-    )
-    status: Body = {
-        "observedGeneration": generation,
-        "conditions": merged,
-        "downstreamTargets": report.targets,
-    }
-    if not report.targets and "downstreamTargets" not in current:
-        del status["downstreamTargets"]  # an empty list where there was none is no change
+    status: Body = conditions.observed_status(variant, report)
+    # An empty list where there was none is no change.
+    if report.targets or "downstreamTargets" in (variant.get("status") or {}):
+        status["downstreamTargets"] = report.targets
     await client.patch_changed_status(kube.PACKAGE_VARIANTS, variant, status)
 
 

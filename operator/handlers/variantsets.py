@@ -35,14 +35,9 @@ _WRITE_CONCURRENCY = 8
 
 
 @dataclass
-class Report:
+class Report(conditions.Verdict):
     """The outcome of one reconcile, as conditions will show it."""
 
-    ready: bool
-    reason: str
-    message: str
-    stalled: bool = False
-    reconciling: bool = False
     variants: int | None = None
 
 
@@ -81,20 +76,7 @@ async def reconcile(client: KubeClient, namespace: str, name: str) -> float | No
 
 
 async def write_status(client: KubeClient, variant_set: Body, report: Report) -> None:
-    generation = int(variant_set["metadata"].get("generation", 1))
-    current = variant_set.get("status") or {}
-    merged = conditions.merge(
-        current.get("conditions"),
-        conditions.kstatus(
-            ready=report.ready,
-            stalled=report.stalled,
-            reconciling=report.reconciling,
-            reason=report.reason,
-            message=report.message,
-        ),
-        generation=generation,
-    )
-    status: Body = {"observedGeneration": generation, "conditions": merged}
+    status: Body = conditions.observed_status(variant_set, report)
     if report.variants is not None:
         status["packageVariants"] = report.variants
     await client.patch_changed_status(kube.PACKAGE_VARIANT_SETS, variant_set, status)
