@@ -1,10 +1,11 @@
 """Read and write KRM ResourceLists (`config.kubernetes.io/v1` and `v1beta1`), keeping comments when present.
 
 Three codecs, chosen from the input: JSON in, JSON out (fast; JSON is YAML); YAML with comments goes through
-ruamel's round-trip loader so that comments (and the `# kpt-set:` setter markers) survive; other YAML uses
-PyYAML's C loader, which is about ten times faster than the round trip. Builtin functions work on the
-resulting plain mappings and lists, whichever codec made them. `results_of` reads the structured results of a
-function's output for failure reporting and never raises.
+ruamel's round-trip loader so that comments (and the `# kpt-set:` setter markers) survive; other YAML is read
+with yaml-rs and written with a small block emitter (`plainyaml`, about twenty times faster than libyaml),
+falling back to PyYAML's C loader and dumper for the little that path does not handle exactly. Builtin
+functions work on the resulting plain mappings and lists, whichever codec made them. `results_of` reads the
+structured results of a function's output for failure reporting and never raises.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError as RuamelError
 
+from fnrunner.evaluators import plainyaml
 from fnrunner.evaluators.evaluation import InvalidInput
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
@@ -72,8 +74,15 @@ def _load(data: bytes, codec: Codec) -> Any:
     if codec == "json":
         return json.loads(data)
     if codec == "yaml":
-        return yaml.load(data, Loader=_SafeLoader)
+        return _load_plain(data)
     return _round_trip().load(data)
+
+
+def _load_plain(data: bytes) -> Any:
+    try:
+        return plainyaml.load(data.decode())
+    except plainyaml.Unsuitable:
+        return yaml.load(data, Loader=_SafeLoader)
 
 
 def parse(data: bytes, *, round_trip: bool = False) -> ResourceList:
@@ -101,6 +110,10 @@ def dump(resource_list: ResourceList) -> bytes:
     if resource_list.codec == "json":
         return json.dumps(root, separators=(",", ":")).encode()
     if resource_list.codec == "yaml":
+        try:
+            return plainyaml.dump(root).encode()
+        except plainyaml.Unsuitable:
+            pass
         text = yaml.dump(
             root,
             Dumper=_SafeDumper,
@@ -118,7 +131,7 @@ def dump(resource_list: ResourceList) -> bytes:
 def results_of(data: bytes) -> list[dict[str, Any]]:
     """The `results` of a function's output ResourceList as plain JSON-able dicts; [] when unreadable."""
     try:
-        root = json.loads(data) if data.lstrip().startswith(b"{") else yaml.load(data, Loader=_SafeLoader)
+        root = json.loads(data) if data.lstrip().startswith(b"{") else _load_plain(data)
     except (ValueError, yaml.YAMLError):
         return []
     results = root.get("results") if isinstance(root, dict) else None
