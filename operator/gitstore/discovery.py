@@ -4,7 +4,9 @@ exactly as Porch's git cache reads them (porch-behaviour §4.5).
 1. Registered branch: below `directory`, a directory holding a file named `Kptfile` is a package and is not
    descended into (nested Kptfiles are subpackages); other directories are searched. Each package yields
    the placeholder: revision -1, workspace = the branch name, Published (DeletionProposed when
-   `deletionProposed/<path>/<branch>` exists); author = the newest branch commit annotated for it.
+   `deletionProposed/<path>/<branch>` exists); author = the newest branch commit annotated for it; commit =
+   the newest first-parent commit of the branch that changed the package (Porch: the branch head; see
+   `history.PackageOrigins`).
 2. Tags `<path>/<version>` (tags without a slash are release tags and ignored) whose path is inside the
    directory and holds a Kptfile in the tagged commit: revision = the version parsed as Porch does
    (`v3` → 3, else -1); workspace = the tagged commit's annotation for the package, else `v<N>` (or the
@@ -144,6 +146,9 @@ async def _placeholders(
 ) -> list[PackageRevisionInfo]:
     found = await mirror.in_thread(lambda: branch_packages(mirror, head, directory))
     authors = mirror.index.newest_annotated(head, (path for path, _ in found))
+    origins = await mirror.origins.of(
+        mirror.path, mirror.index, branch=branch, head=head, paths=[path for path, _ in found]
+    )
     deletion_proposed = {
         path for path, _ in found if refs.deletion_proposed_branch(path, branch) in mirror.refs
     }
@@ -159,12 +164,12 @@ async def _placeholders(
                 lifecycle=Lifecycle.DELETION_PROPOSED if path in deletion_proposed else Lifecycle.PUBLISHED,
                 ref_kind=RefKind.BRANCH,
                 ref=branch,
-                commit=head,
+                commit=origins[path],
                 tree=tree,
                 author=meta.author if meta else None,
                 committer=meta.committer if meta else None,
                 task=mirror.index.creation_task(path, branch),
-                lock=GitLock(repo=mirror.url, directory=path, ref=branch, commit=head),
+                lock=GitLock(repo=mirror.url, directory=path, ref=branch, commit=origins[path]),
             )
         )
     return result

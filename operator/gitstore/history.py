@@ -12,6 +12,11 @@ history questions of Porch's discovery (§3.9, §4.5):
   (workspaces are unique per package, so the two agree for the revisions Porch and we write).
 - the authorship of a placeholder: the newest commit on the branch (committer-time order) whose annotation
   names the package.
+
+`PackageOrigins` answers a third question, ours rather than Porch's: which commit a placeholder's content
+comes from, the newest commit on the branch's first-parent line that changed anything below the package.
+Porch reports the branch head, which moves with every publish of any package and so makes every other
+placeholder look changed; the origin only moves when the package does.
 """
 
 from __future__ import annotations
@@ -133,6 +138,18 @@ class CommitIndex:
         pick = self._creations.get((path, workspace)) or self._edits.get((path, workspace))
         return pick.task if pick else None
 
+    def on_first_parent_line(self, head: str, ancestor: str, *, limit: int = 100_000) -> bool:
+        """Whether `ancestor` is on the first-parent line of `head` (as far as the index knows it)."""
+        sha: str | None = head
+        for _ in range(limit):
+            if sha == ancestor:
+                return True
+            meta = self._commits.get(sha) if sha else None
+            if meta is None or not meta.parents:
+                return False
+            sha = meta.parents[0]
+        return False
+
     def newest_annotated(self, head: str, paths: Iterable[str]) -> dict[str, CommitMeta]:
         """For each path, the newest commit reachable from `head` whose annotation names it."""
         wanted = set(paths)
@@ -156,6 +173,71 @@ class CommitIndex:
                     seen.add(parent)
                     heapq.heappush(queue, (-parent_meta.order, parent))
         return found
+
+
+class PackageOrigins:
+    """For each package path on a branch, the newest first-parent commit that changed something below it.
+
+    One `git log --first-parent --name-only` answers it; the answer for the last head of each branch is kept,
+    so after a commit on top of that head (a publish) only the new commits are read.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[str, dict[str, str]]] = {}
+
+    async def of(
+        self, git_dir: Path, index: CommitIndex, *, branch: str, head: str, paths: Collection[str]
+    ) -> dict[str, str]:
+        """The origin commit of each of `paths` (package paths from the repository root) at `head`."""
+        wanted = set(paths)
+        last_head, known = self._last.get(branch, ("", {}))
+        if last_head == head and wanted <= known.keys():
+            return {path: known[path] for path in wanted}
+        since = last_head if last_head and index.on_first_parent_line(head, last_head) else None
+        if since is None:
+            known = {}
+        # The paths known from the last head are looked for too, so that what is kept stays true.
+        asked = wanted | known.keys()
+        found = await self._newest_changes(git_dir, head, since, asked) if asked else {}
+        # Not changed since the last head: the origin then still holds.
+        found = {**known, **found}
+        if unknown := wanted - found.keys():
+            # Paths not asked about before (and not changed since): their origins need the whole line.
+            found |= await self._newest_changes(git_dir, head, None, unknown)
+        for path in wanted - found.keys():
+            found[path] = head  # no commit changed it (a shallow history): the head holds it
+        self._last[branch] = (head, found)
+        return {path: found[path] for path in wanted}
+
+    @staticmethod
+    async def _newest_changes(
+        git_dir: Path, head: str, since: str | None, wanted: set[str]
+    ) -> dict[str, str]:
+        args = ["log", "--first-parent", "--diff-merges=first-parent", "--name-only", "-z", "--format=%x01%H"]
+        args += [head] + ([f"^{since}"] if since else []) + ["--"]
+        result = await commands.run(args, git_dir=git_dir)
+        if not result.ok:
+            raise StoreError(f"Reading the history of the mirror {git_dir} failed: {result.stderr_text()}")
+        found: dict[str, str] = {}
+        commit = ""
+        for token in result.stdout.decode("utf-8", errors="surrogateescape").split("\0"):
+            if token.startswith("\x01"):
+                commit = token[1:]
+                continue
+            for directory in _directories_of(token.lstrip("\n")):
+                if directory in wanted and directory not in found:
+                    found[directory] = commit
+            if len(found) == len(wanted):
+                break
+        return found
+
+
+def _directories_of(file: str) -> Iterable[str]:
+    """Every directory a changed file lies below, the repository root ("") included."""
+    yield ""
+    parts = file.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
 
 
 def _parse_record(record: str) -> CommitMeta:

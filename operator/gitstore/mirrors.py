@@ -62,6 +62,7 @@ class Mirror:
         self.lock = asyncio.Lock()
         self.refs = refs.RefTable()
         self.index = history.CommitIndex()
+        self.origins = history.PackageOrigins()
         # (commit, path) → package tree SHA-1, or None when there is no package (no Kptfile) there.
         self.packages_at: dict[tuple[str, str], str | None] = {}
         # tree SHA-1 → packages found below it (relative path, package tree), for nested discovery.
@@ -138,6 +139,10 @@ class Mirror:
             ["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"],
             ["config", "remote.origin.tagOpt", "--no-tags"],
             ["config", "gc.autoDetach", "false"],
+            # A commit-graph makes the walks of every push (which excludes all the remote's refs) cheap; each
+            # fetch extends it.
+            ["config", "fetch.writeCommitGraph", "true"],
+            ["commit-graph", "write", "--reachable"],
         ]
         for args in settings:
             step = await commands.run(args, git_dir=self.path)

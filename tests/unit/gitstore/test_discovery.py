@@ -252,3 +252,54 @@ async def test_deleted_refs_are_pruned(tmp_path: Path, store: GitStore) -> None:
     assert await repo.refresh() is True
     remaining = {(r.package, r.revision) for r in await repo.list_revisions()}
     assert ("bucket", 0) not in remaining and ("basens", 1) not in remaining and ("basens", 2) in remaining
+
+
+def placeholders(revisions: list[PackageRevisionInfo]) -> dict[str, str]:
+    return {r.package: r.commit for r in revisions if r.is_placeholder}
+
+
+async def test_a_placeholder_reports_the_newest_commit_that_changed_its_package(
+    tmp_path: Path, store: GitStore
+) -> None:
+    remote = await porch_fixture(tmp_path, "nested-repository")
+    repo = await store.open(remote.url)
+    before = placeholders(await repo.list_revisions())
+    for package, commit in before.items():
+        newest = await git(
+            "log", "-1", "--first-parent", "--format=%H", "main", "--", package, cwd=remote.path
+        )
+        assert commit == newest.strip(), package
+    # Porch would report the head for all five; here only the package changed last has it.
+    assert len(set(before.values())) == len(before) == 5
+
+    # A commit below one package (in a subpackage, even) moves that placeholder and no other.
+    changed = next(p for p in before if "/" in p)
+    parent = changed.rsplit("/", 1)[0]
+    pushed = await remote.outside_commit(
+        tmp_path / "work", branch="main", files={f"{changed}/extra.yaml": "a: 1\n"}, message="edit"
+    )
+    await repo.refresh()
+    after = placeholders(await repo.list_revisions())
+    moved = {p for p in after if after[p] != before[p]}
+    assert moved == {changed} | ({parent} if parent in after else set())
+    assert after[changed] == pushed
+
+    # A new cache (an operator restart) derives the same commits from the whole history.
+    async with GitStore(tmp_path / "other-cache", timeout=30) as fresh:
+        assert placeholders(await (await fresh.open(remote.url)).list_revisions()) == after
+
+
+async def test_placeholder_commits_after_the_branch_is_rewritten(tmp_path: Path, store: GitStore) -> None:
+    remote = await porch_fixture(tmp_path, "nested-repository")
+    repo = await store.open(remote.url)
+    original = placeholders(await repo.list_revisions())
+    old_head = await remote.commit_of("refs/heads/main")
+    edited = next(iter(original))
+    await remote.outside_commit(
+        tmp_path / "work", branch="main", files={f"{edited}/extra.yaml": "a: 1\n"}, message="edit"
+    )
+    await repo.refresh()
+    assert placeholders(await repo.list_revisions())[edited] != original[edited]
+    await git("update-ref", "refs/heads/main", old_head, cwd=remote.path)  # a force push back
+    await repo.refresh()
+    assert placeholders(await repo.list_revisions()) == original

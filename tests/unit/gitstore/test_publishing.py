@@ -59,9 +59,15 @@ async def test_publish_makes_the_approval_commit_and_the_tag(
     placeholder = next(r for r in await repo.list_revisions(package="app") if r.is_placeholder)
     assert placeholder.published_by == "ann@example.com" and placeholder.commit == published.commit
 
+    other = await proposed(repo, "other", "ws1")
+    await repo.publish("other", "ws1", author=APPROVER)
     await proposed(repo, "app", "ws2", **{"cm.yaml": CM.replace("value", "other")})
     second = await repo.publish("app", "ws2", author=APPROVER)
     assert second.revision == 2 and (await remote.refs())["refs/tags/app/v2"] == second.commit
+    # Each placeholder names the publish of its own package, not the branch head.
+    heads = {r.package: r.commit for r in await repo.list_revisions() if r.is_placeholder}
+    assert heads["app"] == second.commit and heads["other"] not in (second.commit, other)
+    assert heads["other"] == (await remote.commit_of("refs/tags/other/v1"))
     assert (await repo.read_revision(second))["cm.yaml"].endswith("key: other\n")
 
 
