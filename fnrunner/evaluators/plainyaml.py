@@ -20,9 +20,12 @@ import json
 import math
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml_rs
+
+if TYPE_CHECKING:
+    from fnrunner.evaluators.yamlcomments import Comments
 
 # A plain scalar that is a string for YAML 1.1 and 1.2 readers alike and cannot be mistaken for syntax.
 _PLAIN_SAFE = re.compile(r"[A-Za-z][A-Za-z0-9_./@=+-]*(?::[A-Za-z0-9_./@=+-]+)*\Z")
@@ -48,51 +51,77 @@ def load(text: str) -> Any:
     return yaml_rs.loads(text, parse_datetime=False)
 
 
-def dump(value: Any) -> str:
-    """Block YAML for plain data (dict, list, str, int, float, bool, None); raises `Unsuitable` otherwise."""
+def dump(value: Any, comments: Comments | None = None) -> str:
+    """Block YAML for plain data (dict, list, str, int, float, bool, None); raises `Unsuitable` otherwise.
+
+    `comments` (from `yamlcomments.find`) are written back at the positions they were found at."""
     lines: list[str] = []
     if isinstance(value, dict) and value:
-        _mapping(value, "", lines)
+        _mapping(value, "", lines, comments)
     elif isinstance(value, list) and value:
-        _sequence(value, "", lines)
+        _sequence(value, "", lines, comments)
     else:
         lines.append(_scalar(value))
+    if comments is not None:
+        lines.extend(comments.trailing)
     lines.append("")
     return "\n".join(lines)
 
 
-def _mapping(mapping: dict[Any, Any], indent: str, lines: list[str], first: str | None = None) -> None:
+def _mapping(
+    mapping: dict[Any, Any],
+    indent: str,
+    lines: list[str],
+    comments: Comments | None,
+    first: str | None = None,
+) -> None:
     # `first` is the prefix of the first line when the mapping starts on a sequence entry's line ("- ").
     prefix = indent if first is None else first
     for key, value in mapping.items():
         head = f"{prefix}{_key(key)}:"
         prefix = indent
+        eol = ""
+        if comments is not None:
+            position = (id(mapping), key)
+            if position in comments.before:
+                lines.extend(indent + line for line in comments.before[position])
+            if position in comments.eol:
+                eol = " " + comments.eol[position]
         if isinstance(value, dict):
             if value:
-                lines.append(head)
-                _mapping(value, indent + "  ", lines)
+                lines.append(head + eol)
+                _mapping(value, indent + "  ", lines, comments)
             else:
-                lines.append(head + " {}")
+                lines.append(head + " {}" + eol)
         elif isinstance(value, list):
             if value:
-                lines.append(head)
-                _sequence(value, indent, lines)
+                lines.append(head + eol)
+                _sequence(value, indent, lines, comments)
             else:
-                lines.append(head + " []")
+                lines.append(head + " []" + eol)
         else:
-            lines.append(f"{head} {_scalar(value)}")
+            lines.append(f"{head} {_scalar(value)}{eol}")
 
 
-def _sequence(sequence: list[Any], indent: str, lines: list[str]) -> None:
+def _sequence(sequence: list[Any], indent: str, lines: list[str], comments: Comments | None) -> None:
     inner = indent + "  "
-    for item in sequence:
+    for index, item in enumerate(sequence):
+        container = isinstance(item, (dict, list)) and item
+        eol = ""
+        if comments is not None:
+            position = (id(sequence), index)
+            before = comments.before_item.get(id(item)) if container else comments.before.get(position)
+            if before:
+                lines.extend(indent + line for line in before)
+            if not container and position in comments.eol:
+                eol = " " + comments.eol[position]
         if isinstance(item, dict) and item:
-            _mapping(item, inner, lines, first=indent + "- ")
+            _mapping(item, inner, lines, comments, first=indent + "- ")
         elif isinstance(item, list) and item:
             lines.append(indent + "-")
-            _sequence(item, inner, lines)
+            _sequence(item, inner, lines, comments)
         else:
-            lines.append(f"{indent}- {_scalar(item)}")
+            lines.append(f"{indent}- {_scalar(item)}{eol}")
 
 
 def _key(key: Any) -> str:
