@@ -21,6 +21,7 @@ FNRUNNER = (
     "kubernetes-asyncio",
     "PyYAML",
     "ruamel.yaml",
+    "yaml-rs",
     "prometheus-client",
     "starlark-pyo3",
 )
