@@ -24,6 +24,7 @@ Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import io
@@ -840,7 +841,7 @@ def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) 
     return True
 
 
-def _fast_parse(text: str) -> list[Document] | None:
+def _fast_parse(text: str, cache: DocumentCache | None = None) -> list[Document] | None:
     """Documents that are already written the way we write them, read without the round-trip parser.
 
     None when any document is not (comments other than the kpt merge comment, unusual layout, ...).
@@ -852,11 +853,127 @@ def _fast_parse(text: str) -> list[Document] | None:
         return None
     documents = []
     for chunk in chunks:
-        document = _fast_parse_chunk(chunk)
+        document = cache.get(chunk) if cache is not None else None
         if document is None:
-            return None
+            document = _fast_parse_chunk(chunk)
+            if document is None:
+                return None
+            if cache is not None:
+                cache.put(chunk, document)
         documents.append(document)
     return documents
+
+
+class DocumentCache:
+    """Parsed documents keyed by their text, for an operation that reads the same documents several times.
+
+    An upgrade reads three revisions of one package (the local copy, the upstream it was cloned from and the
+    new upstream), and most of their documents are usually identical; parsing each distinct text once and
+    copying the tree is several times cheaper than parsing again. Only documents read by the fast parsers
+    are kept (the round-trip parser's trees carry too much state to copy cheaply). Every `get` returns a fresh
+    copy, so callers may change what they get; the cache keeps its own copy of what it is given.
+
+    Bounded: at most `max_documents` entries and `max_chars` characters of document text; the least recently
+    used entries are dropped first. Keys are the texts themselves, so nothing ever needs invalidating.
+    """
+
+    def __init__(self, *, max_documents: int = 10_000, max_chars: int = 16 * 1024 * 1024) -> None:
+        self.max_documents = max_documents
+        self.max_chars = max_chars
+        self._entries: dict[str, Document] = {}
+        self._chars = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def chars(self) -> int:
+        """Characters of document text currently held."""
+        return self._chars
+
+    def get(self, text: str) -> Document | None:
+        """A copy of the document parsed from `text`, or None when it is not cached."""
+        document = self._entries.pop(text, None)
+        if document is None:
+            self.misses += 1
+            return None
+        self._entries[text] = document  # most recently used last
+        self.hits += 1
+        return Document(copy_tree(document.node), document.seq_indent)
+
+    def put(self, text: str, document: Document) -> None:
+        """Remember (a copy of) the document parsed from `text`."""
+        if len(text) > self.max_chars or self.max_documents <= 0:
+            return
+        old = self._entries.pop(text, None)
+        if old is not None:
+            self._chars -= len(text)
+        self._entries[text] = Document(copy_tree(document.node), document.seq_indent)
+        self._chars += len(text)
+        while len(self._entries) > self.max_documents or self._chars > self.max_chars:
+            oldest = next(iter(self._entries))
+            del self._entries[oldest]
+            self._chars -= len(oldest)
+
+
+def copy_tree(node: Any) -> Any:
+    """A deep copy of a tree; fast for plain containers and maps with end-of-line key comments only.
+
+    Scalars (including styled and verbatim ones) are immutable and shared. Trees with other ruamel.yaml
+    metadata are copied with `copy.deepcopy`.
+    """
+    kind = type(node)
+    if kind is dict:
+        out = {}
+        for key, value in node.items():
+            out[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
+        return out
+    if kind is list:
+        return [value if type(value) in _IMMUTABLE else copy_tree(value) for value in node]
+    if kind is CommentedMap and _only_eol_key_comments(node):
+        copied = CommentedMap()
+        for key, value in dict.items(node):  # no merge keys (checked), so the dict's own items
+            copied[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
+        for key, entry in node.ca.items.items():
+            token = entry[2]
+            copied.ca.items[key] = [None, None, CommentToken(token.value, CommentMark(token.column)), None]
+        return copied
+    if kind in _IMMUTABLE:
+        return node
+    return copy.deepcopy(node)
+
+
+_IMMUTABLE: Final = frozenset(
+    {
+        str,
+        int,
+        bool,
+        float,
+        type(None),
+        RawPlain,
+        DoubleQuotedScalarString,
+        SingleQuotedScalarString,
+    }
+)
+
+
+def _only_eol_key_comments(node: CommentedMap) -> bool:
+    """Whether a map's only ruamel.yaml metadata are end-of-line comments after its keys."""
+    comment_attrs = node.ca
+    if comment_attrs.comment or comment_attrs.end:
+        return False
+    for entry in comment_attrs.items.values():
+        if len(entry) != 4 or not _is_eol_entry(entry):
+            return False
+    tag = getattr(node, Tag.attrib, None)
+    return (
+        getattr(node, merge_attrib, None) is None
+        and getattr(node, Anchor.attrib, None) is None
+        and getattr(node, Format.attrib, None) is None
+        and (tag is None or tag.trval is None)
+    )
 
 
 def _fast_parse_chunk(chunk: str) -> Document | None:
@@ -1018,12 +1135,13 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def parse_documents(text: str, *, path: str) -> list[Document]:
+def parse_documents(text: str, *, path: str, cache: DocumentCache | None = None) -> list[Document]:
     """Parse a YAML stream into its non-empty documents, keeping comments and styles.
 
-    Raises `InvalidSpec` naming `path` when the text is not valid YAML.
+    Raises `InvalidSpec` naming `path` when the text is not valid YAML. With a `cache`, documents whose text
+    was parsed before are copied from it instead of parsed again.
     """
-    documents = _fast_parse(text)
+    documents = _fast_parse(text, cache)
     if documents is not None:
         return documents
     return _slow_parse(text, path)

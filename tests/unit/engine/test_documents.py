@@ -253,3 +253,66 @@ def test_fast_and_round_trip_parsers_agree(tree: dict[str, object], comment_line
 
     slow = documents._slow_parse(text, "t.yaml")
     assert [trees.to_plain(d.node) for d in fast] == [trees.to_plain(d.node) for d in slow]
+
+
+def test_document_cache_hits_are_independent_copies_of_the_parsed_document() -> None:
+    cache = documents.DocumentCache()
+    first = documents.parse_documents(CANONICAL, path="a.yaml", cache=cache)
+    assert (cache.hits, cache.misses, len(cache)) == (0, 1, 1)
+    first[0].node["metadata"]["name"] = "changed"
+    first[0].node["spec"]["template"]["spec"]["containers"].append("x")
+    documents.set_key_comment(first[0].node, "metadata", "other")
+    again = documents.parse_documents(CANONICAL, path="b.yaml", cache=cache)
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert documents.emit_documents(again) == CANONICAL
+    assert again[0].seq_indent == documents.parse_documents(CANONICAL, path="c.yaml")[0].seq_indent
+    # what a hit returns can be changed without touching the cached document either
+    again[0].node["kind"] = "Other"
+    assert documents.emit_documents(documents.parse_documents(CANONICAL, path="d.yaml", cache=cache)) == (
+        CANONICAL
+    )
+
+
+def test_document_cache_keys_on_each_document_of_a_stream() -> None:
+    cache = documents.DocumentCache()
+    one, two = "a: 1\n", "b: 2 # two\n"
+    documents.parse_documents(one + "---\n" + two, path="s.yaml", cache=cache)
+    docs = documents.parse_documents(two + "---\n" + one + "---\nc: 3\n", path="t.yaml", cache=cache)
+    assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
+    assert documents.emit_documents(docs) == two + "---\n" + one + "---\nc: 3\n"
+    assert documents.key_comment(docs[0].node, "b") == "two"
+
+
+def test_document_cache_is_bounded_and_drops_the_least_recently_used() -> None:
+    cache = documents.DocumentCache(max_documents=2)
+    for text in ("a: 1\n", "b: 1\n", "a: 1\n", "c: 1\n"):
+        documents.parse_documents(text, path="x.yaml", cache=cache)
+    assert len(cache) == 2
+    assert cache.get("a: 1\n") is not None  # used again before `c` came, so `b` went
+    assert cache.get("b: 1\n") is None
+    by_size = documents.DocumentCache(max_chars=12)
+    for text in ("a: 1\n", "bb: 1\n", "ccc: 1\n"):
+        documents.parse_documents(text, path="x.yaml", cache=by_size)
+    assert by_size.chars <= 12
+    assert by_size.get("ccc: 1\n") is not None and by_size.get("a: 1\n") is None
+    documents.parse_documents("x: " + "y" * 20 + "\n", path="x.yaml", cache=by_size)
+    assert by_size.chars <= 12  # a document larger than the bound is never kept
+
+
+def test_document_cache_keeps_only_fast_parsed_documents() -> None:
+    cache = documents.DocumentCache()
+    text = "# a full-line comment\na: 1\n"
+    docs = documents.parse_documents(text, path="x.yaml", cache=cache)
+    assert len(cache) == 0
+    assert documents.emit_documents(docs) == text
+
+
+def test_copy_tree_copies_containers_and_key_comments() -> None:
+    node = documents.parse_documents(CANONICAL, path="a.yaml")[0].node
+    copied = documents.copy_tree(node)
+    assert copied is not node and copied["spec"] is not node["spec"]
+    assert documents.emit_document(copied) == documents.emit_document(node)
+    documents.set_key_comment(copied, "metadata", "changed")
+    assert documents.key_comment(node, "metadata") == "kpt-merge: prod/web"
+    slow = documents.parse_documents("# top\na: [1, 2] # flow\n", path="b.yaml")[0].node
+    assert documents.emit_document(documents.copy_tree(slow)) == documents.emit_document(slow)
