@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
+
 from porch_operator.engine import documents, trees
 from porch_operator.errors import InvalidSpec
 
@@ -108,10 +110,11 @@ def merge(dest: Any, original: Any, updated: Any) -> Any:
     return _walk(sources[0], sources[1], sources[2], (), context)
 
 
+_NULL_SPELLINGS: Final = frozenset({"~", "null", "Null", "NULL"})
+
+
 def _is_tagged_null(node: Any) -> bool:
-    return node is None or (
-        isinstance(node, documents.RawPlain) and str(node) in ("~", "null", "Null", "NULL")
-    )
+    return node is None or (isinstance(node, documents.RawPlain) and str(node) in _NULL_SPELLINGS)
 
 
 def _missing_or_null(node: Any) -> bool:
@@ -127,18 +130,22 @@ def _kind(node: Any) -> str:
 
 
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
-    sources = (dest, original, updated)
-    kinds = [_kind(s) for s in sources if not _missing_or_null(s)]
-    if len(set(kinds)) > 1:
-        raise InvalidSpec(
-            f"Cannot merge field {'.'.join(path) or '(root)'}: the local copy, the old upstream and the new "
-            "upstream disagree on whether it is a map, a list or a single value."
-        )
-    kind = kinds[0] if kinds else "map"
-    if kind == "map":
+    kind = None
+    for source in (dest, original, updated):
+        if source is _MISSING or _is_tagged_null(source):
+            continue
+        this = _kind(source)
+        if kind is None:
+            kind = this
+        elif this != kind:
+            raise InvalidSpec(
+                f"Cannot merge field {'.'.join(path) or '(root)'}: the local copy, the old upstream and the "
+                "new upstream disagree on whether it is a map, a list or a single value."
+            )
+    if kind is None or kind == "map":
         return _walk_map(dest, original, updated, path, context)
     if kind == "seq":
-        key = _list_key(sources, path, context)
+        key = _list_key((dest, original, updated), path, context)
         if key is None:
             return _visit_non_associative(dest, original, updated)
         return _walk_associative(dest, original, updated, key=key, path=path, context=context)
@@ -155,27 +162,45 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
     names = sorted(
         {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
     )
+    # Whether every key is a string: then a field is found by a dict lookup instead of a scan.
+    dest_str, original_str, updated_str = (
+        isinstance(source, dict) and all(isinstance(k, str) for k in source)
+        for source in (dest, original, updated)
+    )
     for name in names:
         value = _walk(
-            _field(dest, name), _field(original, name), _field(updated, name), (*path, name), context
+            _field(dest, name, dest_str),
+            _field(original, name, original_str),
+            _field(updated, name, updated_str),
+            (*path, name),
+            context,
         )
-        _set_field(dest, name, value)
+        _set_field(dest, name, value, dest_str)
     return dest
 
 
-def _field(node: Any, name: str) -> Any:
+def _field(node: Any, name: str, str_keys: bool = False) -> Any:
+    """The value of field `name` (a key equal to it, else the first key that prints as it), or `_MISSING`.
+
+    `str_keys` says that every key of `node` is a string, so no other key can print as `name`.
+    """
     if not isinstance(node, dict):
         return _MISSING
     if name in node:
         return node[name]
+    if str_keys:
+        return _MISSING
     for key in node:
         if str(key) == name:
             return node[key]
     return _MISSING
 
 
-def _set_field(mapping: Any, name: str, value: Any) -> None:
-    existing = next((k for k in mapping if str(k) == name), None)
+def _set_field(mapping: Any, name: str, value: Any, str_keys: bool = False) -> None:
+    if str_keys:
+        existing = name if name in mapping else None
+    else:
+        existing = next((k for k in mapping if str(k) == name), None)
     if value is CLEAR or value is _MISSING:
         if existing is not None:
             trees.delete_key(mapping, existing)
@@ -187,6 +212,21 @@ def _set_field(mapping: Any, name: str, value: Any) -> None:
         mapping[name] = value
 
 
+# Scalar types whose written form depends only on type and value (floats do not: 0.0 == -0.0).
+_EXACT_SCALARS: Final = frozenset(
+    {
+        str,
+        int,
+        bool,
+        type(None),
+        documents.RawPlain,
+        DoubleQuotedScalarString,
+        SingleQuotedScalarString,
+        LiteralScalarString,
+    }
+)
+
+
 def _visit_scalar(dest: Any, original: Any, updated: Any) -> Any:
     if _is_tagged_null(updated) or _is_tagged_null(dest):
         return CLEAR
@@ -194,6 +234,9 @@ def _visit_scalar(dest: Any, original: Any, updated: Any) -> Any:
         return updated
     if _missing_or_null(updated) and _missing_or_null(original):
         return dest
+    kind = type(updated)
+    if kind is type(original) and kind in _EXACT_SCALARS and updated == original:
+        return dest  # same type and value: same spelling (what the signatures below would find)
     if documents.scalar_signature(updated) != documents.scalar_signature(original):
         return updated
     return dest

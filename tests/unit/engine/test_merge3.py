@@ -90,3 +90,22 @@ def test_kind_mismatch_is_an_invalid_spec() -> None:
 
 def test_resource_cleared_when_all_sides_are_empty() -> None:
     assert merge3.merge(None, {"a": 1}, None) is merge3.CLEAR
+
+
+def test_fields_with_non_string_keys_match_by_their_printed_name() -> None:
+    dest = {1: "local", "b": "x"}
+    result = merge3.merge(dest, {"1": "old", "b": "x"}, {"1": "new", "b": "y"})
+    assert result == {1: "new", "b": "y"}
+
+
+def test_a_change_of_spelling_upstream_is_a_change() -> None:
+    assert merge3.merge(tree("a: x\n"), tree("a: 'x'\n"), tree("a: x\n")) == {"a": "x"}
+    assert documents.emit_document(merge3.merge(tree("a: x\n"), tree("a: x\n"), tree('a: "x"\n'))) == (
+        'a: "x"\n'
+    )
+    assert documents.emit_document(merge3.merge(tree('a: "y"\n'), tree("a: 0644\n"), tree("a: 0644\n"))) == (
+        'a: "y"\n'
+    )
+    assert documents.emit_document(merge3.merge(tree("a: 1\n"), tree("a: 0.0\n"), tree("a: -0.0\n"))) == (
+        "a: -0.0\n"
+    )
