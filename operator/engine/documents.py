@@ -32,6 +32,7 @@ import json
 import math
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, cast
 
@@ -213,7 +214,12 @@ _ESCAPES = {
 }
 
 
+_DOUBLE_QUOTE_AS_IS = re.compile(r"[ !#-\[\]-~]*\Z")  # printable ASCII other than `"` and `\`
+
+
 def _double_quoted(text: str) -> str:
+    if _DOUBLE_QUOTE_AS_IS.match(text):
+        return '"' + text + '"'
     out = []
     for ch in text:
         escaped = _ESCAPES.get(ch)
@@ -600,18 +606,36 @@ class _FastEmitter:
         if not plain:
             self._check_container(node, inherited)
         pad = " " * indent
-        first = True
+        prefix = pad if first_prefix is None else first_prefix
+        out, where = self.out, self.where
         for key, value in node.items():
-            prefix = first_prefix if (first and first_prefix is not None) else pad
-            first = False
-            token = None if plain else _eol_token(node, key)
             head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
-            if plain and type(value) is str and choose_string_style(value) == "":
-                # The most common line by far: a plain key with a plain string value.
-                self.out.append(head + " " + value)
-                if self.where is not None:
-                    self.where.append((node, key))
-                continue
+            prefix = pad
+            if plain:
+                # The common lines, written here directly: a key with a string (not a literal block), an
+                # integer, a boolean or null; `_scalar_text` and `entry` write them the same way.
+                kind = type(value)
+                line = None
+                if kind is str:
+                    style = choose_string_style(value)
+                    if style == "":
+                        line = head + " " + value
+                    elif style == '"':
+                        line = head + " " + _double_quoted(value)
+                    elif style == "'":
+                        line = head + " '" + value.replace("'", "''") + "'"
+                elif kind is int:
+                    line = head + " " + str(value)
+                elif kind is bool:
+                    line = head + (" true" if value else " false")
+                elif value is None:
+                    line = head
+                if line is not None:
+                    out.append(line)
+                    if where is not None:
+                        where.append((node, key))
+                    continue
+            token = None if plain else _eol_token(node, key)
             self.entry(head, value, indent, token, (node, key))
 
     def entry(
@@ -934,7 +958,7 @@ def copy_tree(node: Any) -> Any:
         return [value if type(value) in _IMMUTABLE else copy_tree(value) for value in node]
     if kind is CommentedMap and _only_eol_key_comments(node):
         copied = CommentedMap()
-        for key, value in dict.items(node):  # no merge keys (checked), so the dict's own items
+        for key, value in OrderedDict.items(node):  # no merge keys (checked): its own items, in order
             copied[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
         for key, entry in node.ca.items.items():
             token = entry[2]
@@ -1030,6 +1054,34 @@ MAX_NODES: Final = 1_000_000
 
 def _check_shape(node: Any, where: str) -> None:
     """Refuse trees that are too deep or expand (through aliases) to too many nodes."""
+    if _within_shape_limits(node):
+        return
+    _explain_shape(node, where)
+
+
+def _within_shape_limits(node: Any) -> bool:
+    """Whether a tree is within both limits; a quick walk that does not look at scalars one by one.
+
+    It gives up (False) as soon as a limit is passed, so an alias bomb costs no more than the limits.
+    """
+    if not isinstance(node, dict | list):
+        return True
+    count = 1
+    stack = [(node, 1)]  # containers with the depth of their children
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current
+        count += len(children)
+        if count > MAX_NODES or (depth > MAX_DEPTH and len(children)):
+            return False
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return True
+
+
+def _explain_shape(node: Any, where: str) -> None:
+    """Raise `InvalidSpec` for the first limit a tree passes, visiting nodes in a fixed order."""
     stack = [(node, 0)]
     count = 0
     while stack:
@@ -1181,23 +1233,61 @@ def json_line(node: Any) -> str | None:
     comments (other than kpt's `metadata: # kpt-merge` comment, which no function uses and which stays in our
     own tree), verbatim spellings such as `0644`, or floats keep the YAML form.
     """
+    if not _json_safe(node):
+        return None
+    return json.dumps(node, ensure_ascii=True, check_circular=False)
+
+
+# Scalars JSON writes as they read: strings whatever their quoting (not verbatim spellings), integers,
+# booleans and null.
+_JSON_SCALARS: Final = frozenset(
+    {str, int, bool, type(None), DoubleQuotedScalarString, SingleQuotedScalarString, LiteralScalarString}
+)
+
+
+def _json_safe(node: Any) -> bool:
+    """`_json_checked` for the common case of plain containers; other nodes are left to it."""
+    kind = type(node)
+    if kind is dict:
+        for key, value in node.items():
+            if type(key) is not str:
+                return _json_checked(node)
+            if type(value) not in _JSON_SCALARS and not _json_safe(value):
+                return False
+        return True
+    if kind is list:
+        return all(type(value) in _JSON_SCALARS or _json_safe(value) for value in node)
+    if kind is CommentedMap:
+        if not _only_merge_comment(node):
+            return False
+        for key, value in node.items():
+            if type(key) is not str:
+                return _json_checked(node)
+            if type(value) not in _JSON_SCALARS and not _json_safe(value):
+                return False
+        return True
+    return _json_checked(node)
+
+
+def _json_checked(node: Any) -> bool:
+    """Whether JSON would keep everything of a tree: no comments, verbatim spellings, floats, odd keys."""
     stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, dict):
             if isinstance(current, CommentedBase) and not _only_merge_comment(current):
-                return None
+                return False
             for key, value in current.items():
                 if type(key) is not str and not isinstance(key, ScalarString):
-                    return None
+                    return False
                 stack.append(value)
         elif isinstance(current, list):
             if isinstance(current, CommentedBase) and _has_any_comment(current):
-                return None
+                return False
             stack.extend(current)
         elif isinstance(current, RawPlain | float) or not (current is None or isinstance(current, str | int)):
-            return None
-    return json.dumps(node, ensure_ascii=True, check_circular=False)
+            return False
+    return True
 
 
 def _has_any_comment(node: CommentedBase) -> bool:
@@ -1270,6 +1360,8 @@ _COMMENT = re.compile(r"(?:^|[ \t])#(.*)$", re.MULTILINE)
 
 def comment_texts(text: str) -> frozenset[str]:
     """The texts of everything that looks like a comment in YAML text (strings with ' #' count too)."""
+    if "#" not in text:
+        return frozenset()
     return frozenset(match.strip() for match in _COMMENT.findall(text))
 
 
@@ -1286,8 +1378,29 @@ def load_function_output(text: str, *, what: str, sent_comments: frozenset[str] 
         node = _fast_load_output(text)
     if node is _NOT_LOADED:
         node = _ruamel_load(text, where=where, all_documents=False)
-    _check_shape(node, where)
+    if not _text_bounds_shape(text):
+        _check_shape(node, where)
     return node
+
+
+def _text_bounds_shape(text: str) -> bool:
+    """Whether YAML text is too small and too flat to hold a tree beyond the limits (so no walk is needed).
+
+    Without aliases (`*`), every node takes at least one character of the text or is the empty partner of
+    a key or of an indicator, so a tree has at most twice as many nodes as the text has characters. A block
+    collection nests inside another with at least one more column of leading spaces and `-`, `?`, `:`
+    indicators for every two levels; a flow collection opens with a `[` or `{` of its own.
+    """
+    if "*" in text or 2 * len(text) + 1 > MAX_NODES:
+        return False
+    # depth <= 2 * prefix + 3 + brackets must stay within MAX_DEPTH: no line may have a longer prefix
+    longest = (MAX_DEPTH - 3 - text.count("[") - text.count("{")) // 2
+    return longest >= 0 and _too_long_prefix(longest + 1).search(text) is None
+
+
+@functools.lru_cache(maxsize=64)
+def _too_long_prefix(length: int) -> re.Pattern[str]:
+    return re.compile(rf"^[ ?:-]{{{length}}}", re.MULTILINE)
 
 
 def _fast_load_output(text: str) -> Any:

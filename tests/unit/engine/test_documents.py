@@ -7,6 +7,10 @@ import io
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from porch_operator.engine import documents
 from porch_operator.errors import InvalidSpec
@@ -316,3 +320,109 @@ def test_copy_tree_copies_containers_and_key_comments() -> None:
     assert documents.key_comment(node, "metadata") == "kpt-merge: prod/web"
     slow = documents.parse_documents("# top\na: [1, 2] # flow\n", path="b.yaml")[0].node
     assert documents.emit_document(documents.copy_tree(slow)) == documents.emit_document(slow)
+
+
+# -- function output and input: quick checks give the answers of the full ones ---------------------------
+
+
+def _depth_and_count(node: object) -> tuple[int, int]:
+    if isinstance(node, dict):
+        children = list(node.values())
+    elif isinstance(node, list):
+        children = list(node)
+    else:
+        return 0, 1
+    depth, count = 0, 1
+    for child in children:
+        child_depth, child_count = _depth_and_count(child)
+        depth, count = max(depth, child_depth + 1), count + child_count
+    return depth, count
+
+
+def _dumped(tree: object, style: str) -> str:
+    import json
+
+    import yaml
+
+    if style == "json":
+        return json.dumps(tree)
+    if style == "flow":
+        return yaml.safe_dump(tree, default_flow_style=True)
+    if style == "wide":
+        return documents.emit_document(tree, seq_indent=documents.WIDE)
+    return documents.emit_document(tree)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tree=_trees, style=st.sampled_from(["compact", "wide", "flow", "json"]))
+def test_the_text_bound_on_depth_and_size_holds(tree: object, style: str) -> None:
+    """What `_text_bounds_shape` assumes: depth <= 2 * line prefix + 3 + brackets, nodes <= 2 * characters."""
+    import re
+
+    text = _dumped(tree, style)
+    depth, count = _depth_and_count(documents.load_function_output(text, what="test"))
+    prefix = max(len(p) for p in re.findall(r"^[ ?:-]*", text, re.MULTILINE))
+    assert depth <= 2 * prefix + 3 + text.count("[") + text.count("{")
+    assert count <= 2 * len(text) + 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n" + "".join(" " * (2 * i) + f"k{i}:\n" for i in range(1, 102)) + " " * 204 + "v: 1\n",
+        "items:\n" + "- " * 101 + "x\n",
+        ": " * 101 + "x\n",
+        "a: " + "[" * 101 + "]" * 101 + "\n",
+        "a: " + "{b: " * 101 + "c" + "}" * 101 + "\n",
+    ],
+)
+def test_deep_function_output_is_still_refused(text: str) -> None:
+    with pytest.raises(InvalidSpec, match="nested more than 100 levels"):
+        documents.load_function_output(text, what="test")
+
+
+def test_function_output_within_the_limits_is_accepted_without_a_walk() -> None:
+    text = "items:\n" + "".join(f"- name: n{i}\n  data:\n    k: v\n" for i in range(1000))
+    assert documents._text_bounds_shape(text)
+    assert len(documents.load_function_output(text, what="test")["items"]) == 1000
+    assert not documents._text_bounds_shape("a: &x [1]\nb: *x\n")
+    assert not documents._text_bounds_shape("a: " + "b" * documents.MAX_NODES + "\n")
+
+
+def _commented_map(mapping: dict[str, object]) -> CommentedMap:
+    commented = CommentedMap(mapping)
+    keys = list(mapping)
+    if keys:
+        text = "kpt-merge: ns/n" if len(keys) % 2 else "a comment"
+        commented.ca.items[keys[0]] = [None, None, CommentToken(f"# {text}\n", CommentMark(0)), None]
+    return commented
+
+
+_json_scalars = st.one_of(
+    _scalars,
+    st.floats(allow_nan=False),
+    st.sampled_from(
+        [
+            documents.RawPlain("0644"),
+            documents.RawPlain("True"),
+            documents.quoted("true"),
+            SingleQuotedScalarString("x"),
+            LiteralScalarString("a\nb\n"),
+        ]
+    ),
+)
+_json_trees = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(_keys, st.integers(0, 3)), children, max_size=4),
+        st.dictionaries(_keys, children, max_size=3).map(_commented_map),
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tree=_json_trees)
+def test_quick_json_check_agrees_with_the_full_one(tree: object) -> None:
+    assert documents._json_safe(tree) == documents._json_checked(tree)
