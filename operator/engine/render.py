@@ -382,13 +382,14 @@ class _Renderer:
         return accepted
 
     def _place(self, pkg: str, node: Any, source: _Item | None, what: str) -> _Item:
-        internal = resourcelists.annotation(node, resourcelists.PATH)
-        legacy = resourcelists.annotation(node, resourcelists.LEGACY_PATH)
+        annotations = resourcelists.annotations_of(node)
+        internal = resourcelists.annotation_in(annotations, resourcelists.PATH)
+        legacy = resourcelists.annotation_in(annotations, resourcelists.LEGACY_PATH)
         path = _pick(internal, legacy, source.path if source else None)
-        internal_index = resourcelists.annotation(node, resourcelists.INDEX)
-        legacy_index = resourcelists.annotation(node, resourcelists.LEGACY_INDEX)
+        internal_index = resourcelists.annotation_in(annotations, resourcelists.INDEX)
+        legacy_index = resourcelists.annotation_in(annotations, resourcelists.LEGACY_INDEX)
         index_text = _pick(internal_index, legacy_index, str(source.index) if source else None)
-        package_path = resourcelists.annotation(node, resourcelists.PACKAGE_PATH)
+        package_path = resourcelists.annotation_in(annotations, resourcelists.PACKAGE_PATH)
         owner = pkg if package_path is None else package_path.strip("/")
         if owner not in self.kptfiles:
             owner = source.package if source else pkg
@@ -400,7 +401,7 @@ class _Renderer:
             resources.validate_path(root_path)
         except InvalidSpec as exc:
             raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
-        seq_indent = resourcelists.annotation(node, resourcelists.SEQ_INDENT)
+        seq_indent = resourcelists.annotation_in(annotations, resourcelists.SEQ_INDENT)
         indent: documents.SeqIndent = (
             documents.WIDE
             if seq_indent == documents.WIDE
@@ -447,8 +448,9 @@ def _pick(internal: str | None, legacy: str | None, original: str | None) -> str
 
 
 def _source_item(node: Any, chosen: list[_Item]) -> _Item | None:
+    annotations = resourcelists.annotations_of(node)
     for key in (resourcelists.ID, resourcelists.LEGACY_ID):
-        value = resourcelists.annotation(node, key)
+        value = resourcelists.annotation_in(annotations, key)
         if value is not None and value.isdigit() and int(value) < len(chosen):
             return chosen[int(value)]
     return None

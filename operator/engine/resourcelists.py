@@ -169,9 +169,17 @@ def check_krm(node: Any, where: str) -> None:
 
 def annotation(node: Any, key: str) -> str | None:
     """A string annotation of a resource, or None."""
+    return annotation_in(annotations_of(node), key)
+
+
+def annotations_of(node: Any) -> dict[Any, Any]:
+    """The annotations map of a resource ({} when it has none), for several `annotation_in` look-ups."""
     annotations = node.get("metadata", {}).get("annotations")
-    if not isinstance(annotations, dict):
-        return None
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def annotation_in(annotations: dict[Any, Any], key: str) -> str | None:
+    """A string annotation from `annotations_of(node)`, or None."""
     value = annotations.get(key)
     return None if value is None else str(documents.plain_value(value))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.scalarstring import ScalarString
 
 from porch_operator.engine import documents
@@ -89,12 +89,10 @@ def reconcile(old: Any, new: Any) -> Any:
     `new`'s order; keys missing from `new` are removed (kyaml's comment copy plus field-order sync, applied to
     output that carries no comments of its own).
     """
-    if isinstance(old, dict | list) and type(old) is not type(new) and old == new:
-        # Equal as data (the common case for the parts a function did not touch); 1 == True and the like
-        # are the only false matches, and no function turns one into the other.
-        return old
+    # Equal as data is the common case for the parts a function did not touch; 1 == True and the like are
+    # the only false matches, and no function turns one into the other.
     if isinstance(old, dict) and isinstance(new, dict):
-        if old == new:
+        if _equal_maps(old, new):
             return old
         for key in [k for k in old if k not in new]:
             delete_key(old, key)
@@ -120,6 +118,13 @@ def reconcile(old: Any, new: Any) -> Any:
     if not isinstance(old, dict | list) and not isinstance(new, dict | list) and same_scalar(old, new):
         return old
     return new
+
+
+def _equal_maps(old: dict[Any, Any], new: dict[Any, Any]) -> bool:
+    """`old == new`, without ruamel.yaml's `CommentedMap.__eq__`, which first copies the map into a dict."""
+    if type(old) is CommentedMap and not getattr(old, merge_attrib, None):
+        return dict.__eq__(old, new) is True
+    return bool(old == new)
 
 
 def sync_order(old: Any, new: Any) -> None:
