@@ -630,6 +630,15 @@ class _FastEmitter:
                     line = head + (" true" if value else " false")
                 elif value is None:
                     line = head
+                elif (kind is dict or kind is list) and value:
+                    out.append(head)
+                    if where is not None:
+                        where.append((node, key))
+                    if kind is dict:
+                        self.mapping(value, indent + 2)
+                    else:
+                        self.sequence(value, indent + 2 if self.wide else indent, checked=True)
+                    continue
                 if line is not None:
                     out.append(line)
                     if where is not None:
@@ -675,10 +684,15 @@ class _FastEmitter:
             self._check_container(node)
         pad = " " * indent
         first = True
+        out, where = self.out, self.where
         for index, item in enumerate(node):
             prefix = (first_prefix if (first and first_prefix is not None) else pad) + "- "
             first = False
-            if isinstance(item, dict) and item:
+            if type(item) is str and choose_string_style(item) == "":
+                out.append(prefix + item)  # the common case, as `_scalar_text` writes it
+                if where is not None:
+                    where.append((node, index))
+            elif isinstance(item, dict) and item:
                 self.mapping(item, indent + 2, first_prefix=prefix)
             elif isinstance(item, list) and item:
                 if self.wide:
@@ -1290,6 +1304,11 @@ def _json_checked(node: Any) -> bool:
     return True
 
 
+def json_ready_root(node: CommentedMap) -> bool:
+    """Whether `json_line` accepts a map's own comments (only kpt's merge comment); its contents aside."""
+    return _only_merge_comment(node)
+
+
 def _has_any_comment(node: CommentedBase) -> bool:
     comment_attrs = getattr(node, "ca", None)
     return comment_attrs is not None and bool(
@@ -1395,12 +1414,19 @@ def _text_bounds_shape(text: str) -> bool:
         return False
     # depth <= 2 * prefix + 3 + brackets must stay within MAX_DEPTH: no line may have a longer prefix
     longest = (MAX_DEPTH - 3 - text.count("[") - text.count("{")) // 2
-    return longest >= 0 and _too_long_prefix(longest + 1).search(text) is None
+    if longest < 0:
+        return False
+    first_line, other_lines = _too_long_prefix(longest + 1)
+    return first_line.match(text) is None and other_lines.search(text) is None
 
 
 @functools.lru_cache(maxsize=64)
-def _too_long_prefix(length: int) -> re.Pattern[str]:
-    return re.compile(rf"^[ ?:-]{{{length}}}", re.MULTILINE)
+def _too_long_prefix(length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """`length` indentation and indicator characters at the start of the text, and after a newline.
+
+    Not one multi-line `^` pattern: one that starts with a literal newline is searched many times faster.
+    """
+    return re.compile(rf"[ ?:-]{{{length}}}"), re.compile(rf"\n[ ?:-]{{{length}}}")
 
 
 def _fast_load_output(text: str) -> Any:

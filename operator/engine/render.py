@@ -139,6 +139,7 @@ class _Renderer:
             if pkg:
                 self.children[resources.parent_package(pkg, self.packages)].append(pkg)
         self.input_files: set[str] = set()
+        self.valid_paths: set[str] = set()  # paths of function output already validated
         self.results: list[fnresults.FunctionResult] = []
 
     # -- driving
@@ -276,17 +277,15 @@ class _Renderer:
         payload = resourcelists.build(
             (
                 (
-                    resourcelists.with_annotations(
-                        item.node,
-                        resourcelists.function_input_annotations(
-                            path=item.path,
-                            index=item.index,
-                            item_id=number,
-                            seq_indent=item.seq_indent,
-                            package_path="/" + item.package,
-                        ),
-                    ),
+                    item.node,
                     item.seq_indent,
+                    resourcelists.function_input_annotations(
+                        path=item.path,
+                        index=item.index,
+                        item_id=number,
+                        seq_indent=item.seq_indent,
+                        package_path="/" + item.package,
+                    ),
                 )
                 for number, item in enumerate(chosen)
             ),
@@ -397,10 +396,12 @@ class _Renderer:
             path = _default_path(node)
         path = _clean(path)
         root_path = resources.join(owner, path)
-        try:
-            resources.validate_path(root_path)
-        except InvalidSpec as exc:
-            raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
+        if root_path not in self.valid_paths:
+            try:
+                resources.validate_path(root_path)
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
+            self.valid_paths.add(root_path)
         seq_indent = resourcelists.annotation_in(annotations, resourcelists.SEQ_INDENT)
         indent: documents.SeqIndent = (
             documents.WIDE

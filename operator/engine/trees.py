@@ -11,7 +11,7 @@ field-order sync) and by the three-way merge.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.scalarstring import ScalarString
@@ -96,10 +96,17 @@ def reconcile(old: Any, new: Any) -> Any:
             return old
         for key in [k for k in old if k not in new]:
             delete_key(old, key)
+        # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
+        lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
+        contains, get = lookup.__contains__, lookup.__getitem__
         for key, value in new.items():
-            if key in old:
-                merged = reconcile(old[key], value)
-                if merged is not old[key]:
+            if contains(old, key):
+                current = get(old, key)
+                kind = type(current)
+                if kind is type(value) and kind in _PLAIN_TYPES and current == value:
+                    continue  # what the call below would find, without the call
+                merged = reconcile(current, value)
+                if merged is not current:
                     old[key] = merged
             else:
                 old[key] = value
@@ -109,8 +116,12 @@ def reconcile(old: Any, new: Any) -> Any:
             return old
         common = min(len(old), len(new))
         for index in range(common):
-            merged = reconcile(old[index], new[index])
-            if merged is not old[index]:
+            current, value = old[index], new[index]
+            kind = type(current)
+            if kind is type(value) and kind in _PLAIN_TYPES and current == value:
+                continue
+            merged = reconcile(current, value)
+            if merged is not current:
                 old[index] = merged
         del old[common:]
         old.extend(new[common:])
@@ -118,6 +129,10 @@ def reconcile(old: Any, new: Any) -> Any:
     if not isinstance(old, dict | list) and not isinstance(new, dict | list) and same_scalar(old, new):
         return old
     return new
+
+
+# Values of these exact types that compare equal are kept by `reconcile` as they are.
+_PLAIN_TYPES: Final = frozenset({dict, list, str, int, bool, type(None)})
 
 
 def _equal_maps(old: dict[Any, Any], new: dict[Any, Any]) -> bool:
