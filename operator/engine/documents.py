@@ -714,29 +714,32 @@ class _FastEmitter:
 # Public interface
 # ---------------------------------------------------------------------------------------------------------
 
-_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+_SEPARATORS = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.MULTILINE)
 
 
 def _split_documents(text: str) -> list[str] | None:
-    """Split a stream into document texts, or None when the stream is not simple enough to split by lines."""
-    chunks: list[list[str]] = [[]]
-    for line in text.split("\n"):
-        if _SEPARATOR.match(line):
-            if line.strip() not in ("---", "..."):
-                return None
-            chunks.append([])
-            continue
-        chunks[-1].append(line)
+    """Split a stream into document texts, or None when the stream is not simple enough to split by lines.
+
+    Documents are separated by `---` (or `...`) lines; a separator line with anything after it (`--- !tag`,
+    `--- # comment`) is not simple.
+    """
+    pieces = []
+    start = 0
+    for separator in _SEPARATORS.finditer(text):
+        if separator.group().strip() not in ("---", "..."):
+            return None
+        pieces.append(text[start : separator.start()])
+        start = separator.end()
+    pieces.append(text[start:])
     documents = []
-    for chunk in chunks:
-        body = "\n".join(chunk).strip("\n")
+    for piece in pieces:
+        body = piece.strip("\n")
         if body.strip():
             documents.append(body + "\n")
     return documents
 
 
 _NOT_LOADED: Final = object()
-_INDENT = re.compile(r"^[ -]*", re.MULTILINE)
 
 
 def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
@@ -964,10 +967,8 @@ def copy_tree(node: Any) -> Any:
     """
     kind = type(node)
     if kind is dict:
-        out = {}
-        for key, value in node.items():
-            out[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
-        return out
+        immutable = _IMMUTABLE
+        return {key: value if type(value) in immutable else copy_tree(value) for key, value in node.items()}
     if kind is list:
         return [value if type(value) in _IMMUTABLE else copy_tree(value) for value in node]
     if kind is CommentedMap and _only_eol_key_comments(node):
@@ -1034,7 +1035,7 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-        if "*" in body or max(map(len, _INDENT.findall(body)), default=0) > 2 * MAX_DEPTH:
+        if "*" in body or _deeper_than(body, 2 * MAX_DEPTH):
             # Without aliases the text bounds the size, and in block style indentation bounds the depth.
             try:
                 _check_shape(node, "document")
@@ -1418,6 +1419,17 @@ def _text_bounds_shape(text: str) -> bool:
         return False
     first_line, other_lines = _too_long_prefix(longest + 1)
     return first_line.match(text) is None and other_lines.search(text) is None
+
+
+def _deeper_than(text: str, columns: int) -> bool:
+    """Whether a line of `text` starts with more than `columns` spaces and `-` indicators."""
+    first_line, other_lines = _too_long_indent(columns + 1)
+    return first_line.match(text) is not None or other_lines.search(text) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _too_long_indent(length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(rf"[ -]{{{length}}}"), re.compile(rf"\n[ -]{{{length}}}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -17,6 +17,7 @@ built-in table of the lists that carry one); for anything else kyaml's inference
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Final
 
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
@@ -121,20 +122,19 @@ def _missing_or_null(node: Any) -> bool:
     return node is _MISSING or _is_tagged_null(node)
 
 
-def _kind(node: Any) -> str:
-    if isinstance(node, dict):
-        return "map"
-    if isinstance(node, list):
-        return "seq"
-    return "scalar"
-
-
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
     kind = None
     for source in (dest, original, updated):
-        if source is _MISSING or _is_tagged_null(source):
+        if source is _MISSING or source is None:
             continue
-        this = _kind(source)
+        if isinstance(source, dict):
+            this = "map"
+        elif isinstance(source, list):
+            this = "seq"
+        elif isinstance(source, documents.RawPlain) and str(source) in _NULL_SPELLINGS:
+            continue
+        else:
+            this = "scalar"
         if kind is None:
             kind = this
         elif this != kind:
@@ -164,7 +164,7 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
     )
     # Whether every key is a string: then a field is found by a dict lookup instead of a scan.
     dest_str, original_str, updated_str = (
-        isinstance(source, dict) and all(isinstance(k, str) for k in source)
+        isinstance(source, dict) and all(map(isinstance, source, repeat(str)))
         for source in (dest, original, updated)
     )
     for name in names:

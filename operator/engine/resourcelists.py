@@ -198,6 +198,8 @@ def annotations_of(node: Any) -> dict[Any, Any]:
 def annotation_in(annotations: dict[Any, Any], key: str) -> str | None:
     """A string annotation from `annotations_of(node)`, or None."""
     value = annotations.get(key)
+    if type(value) is str:
+        return value
     return None if value is None else str(documents.plain_value(value))
 
 

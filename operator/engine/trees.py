@@ -94,11 +94,11 @@ def reconcile(old: Any, new: Any) -> Any:
     if isinstance(old, dict) and isinstance(new, dict):
         if _equal_maps(old, new):
             return old
-        for key in [k for k in old if k not in new]:
-            delete_key(old, key)
         # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
         lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
         contains, get = lookup.__contains__, lookup.__getitem__
+        for key in [k for k in lookup.keys(old) if k not in new]:
+            delete_key(old, key)
         for key, value in new.items():
             if contains(old, key):
                 current = get(old, key)

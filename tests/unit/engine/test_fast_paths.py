@@ -158,3 +158,42 @@ def test_fold_gives_what_the_plain_recursion_gives(old: Any, new: Any) -> None:
     expected = _reference_reconcile(theirs, documents.copy_tree(new))
     assert _snapshot(result) == _snapshot(expected)
     assert _snapshot(mine) == _snapshot(theirs)
+
+
+def _reference_split(text: str) -> list[str] | None:
+    """`documents._split_documents` as it was written line by line."""
+    import re
+
+    separator = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+    chunks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if separator.match(line):
+            if line.strip() not in ("---", "..."):
+                return None
+            chunks.append([])
+            continue
+        chunks[-1].append(line)
+    bodies = ["\n".join(chunk).strip("\n") for chunk in chunks]
+    return [body + "\n" for body in bodies if body.strip()]
+
+
+_lines = st.sampled_from(
+    ["---", "...", "--- ", "---\t", "--- # c", "...x", "----", "a: 1", "", " ", "---\r", "  - x", "\r", "#"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(_lines, max_size=8), newline=st.booleans())
+def test_streams_split_into_documents_as_before(lines: list[str], newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if newline else "")
+    assert documents._split_documents(text) == _reference_split(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefixes=st.lists(st.text(alphabet=" -", max_size=210), min_size=1, max_size=4))
+def test_deep_indentation_is_found_as_before(prefixes: list[str]) -> None:
+    import re
+
+    text = "\n".join(prefix + "x" for prefix in prefixes)
+    longest = max(map(len, re.findall(r"^[ -]*", text, re.MULTILINE)), default=0)
+    assert documents._deeper_than(text, 200) == (longest > 200)
