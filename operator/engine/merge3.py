@@ -123,6 +123,13 @@ def _missing_or_null(node: Any) -> bool:
 
 
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
+    if (
+        isinstance(original, dict)
+        and original == updated
+        and dest == original
+        and _untouched(dest, original, updated)
+    ):
+        return dest  # what walking it would return (see `_untouched`), without the walk
     kind = None
     for source in (dest, original, updated):
         if source is _MISSING or source is None:
@@ -150,6 +157,32 @@ def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context
             return _visit_non_associative(dest, original, updated)
         return _walk_associative(dest, original, updated, key=key, path=path, context=context)
     return _visit_scalar(dest, original, updated)
+
+
+def _untouched(dest: Any, original: Any, updated: Any) -> bool:
+    """Whether the walk leaves `dest` as it is, for three trees already known to be equal (`==`).
+
+    It does when upstream did not change anything, not even a spelling (`original` and `updated` have the same
+    scalar types), and nothing in `dest` is cleared or rewritten: no nulls (cleared), no empty lists (an
+    empty associative list is cleared), no floats (`0.0 == -0.0`), and only string keys (two keys printing
+    the same name would be merged).
+    """
+    if isinstance(original, dict):
+        for key, value in original.items():
+            if not isinstance(key, str) or not _untouched(dest[key], value, updated[key]):
+                return False
+        return True
+    if isinstance(original, list):
+        return bool(original) and all(map(_untouched, dest, original, updated))
+    kind = type(original)
+    return (
+        kind is type(updated)
+        and kind in _EXACT_SCALARS
+        and original is not None
+        and not _is_tagged_null(original)
+        and not _is_tagged_null(dest)
+        and not isinstance(dest, float)
+    )
 
 
 def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:

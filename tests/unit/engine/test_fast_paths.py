@@ -31,6 +31,7 @@ _scalars = st.one_of(
         [
             documents.RawPlain("0644"),
             documents.RawPlain("True"),
+            documents.RawPlain("~"),
             DoubleQuotedScalarString("x"),
             SingleQuotedScalarString("y"),
         ]
@@ -51,7 +52,7 @@ _trees = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=3),
         st.lists(children, max_size=3).map(CommentedSeq),
-        st.dictionaries(_keys, children, max_size=4),
+        st.dictionaries(st.one_of(_keys, st.integers(0, 2)), children, max_size=4),
         st.builds(_commented, st.dictionaries(_keys, children, max_size=4), st.integers(0, 2)),
     ),
     max_leaves=12,
@@ -197,3 +198,52 @@ def test_deep_indentation_is_found_as_before(prefixes: list[str]) -> None:
     text = "\n".join(prefix + "x" for prefix in prefixes)
     longest = max(map(len, re.findall(r"^[ -]*", text, re.MULTILINE)), default=0)
     assert documents._deeper_than(text, 200) == (longest > 200)
+
+
+_variants = st.sampled_from(["same", "same", "respelled", "changed", "null"])
+
+
+def _variant(tree: Any, how: str) -> Any:
+    """A copy of `tree`, maybe with its first scalar respelled, changed or nulled."""
+    copied = documents.copy_tree(tree)
+    if how == "same" or not isinstance(copied, dict | list):
+        return copied
+    stack = [copied]
+    while stack:
+        node = stack.pop()
+        slots = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for slot, value in slots:
+            if isinstance(value, dict | list):
+                stack.append(value)
+                continue
+            node[slot] = {
+                "respelled": DoubleQuotedScalarString(str(value)),
+                "changed": "changed",
+                "null": None,
+            }[how]
+            return copied
+    return copied
+
+
+@settings(max_examples=500, deadline=None)
+@given(tree=_trees, dest_how=_variants, original_how=_variants, updated_how=_variants)
+def test_merge_shortcut_for_untouched_subtrees_changes_nothing(
+    tree: Any, dest_how: str, original_how: str, updated_how: str
+) -> None:
+    from porch_operator.engine import merge3
+    from porch_operator.errors import InvalidSpec
+
+    def run(shortcut: bool) -> Any:
+        sides = [_variant(tree, how) for how in (dest_how, original_how, updated_how)]
+        saved = merge3._untouched
+        if not shortcut:
+            merge3._untouched = lambda *_: False  # type: ignore[assignment]
+        try:
+            result = merge3.merge(*(side if isinstance(side, dict) else {"v": side} for side in sides))
+        except InvalidSpec as exc:
+            return ("error", str(exc))
+        finally:
+            merge3._untouched = saved  # type: ignore[assignment]
+        return _snapshot(result)
+
+    assert run(shortcut=True) == run(shortcut=False)
