@@ -20,6 +20,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, Final
 
+from ruamel.yaml.comments import merge_attrib
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 
 from porch_operator.engine import documents, trees
@@ -125,8 +126,8 @@ def _missing_or_null(node: Any) -> bool:
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
     if (
         isinstance(original, dict)
-        and original == updated
-        and dest == original
+        and trees.same_data(original, updated)
+        and trees.same_data(dest, original)
         and _untouched(dest, original, updated)
     ):
         return dest  # what walking it would return (see `_untouched`), without the walk
@@ -168,8 +169,13 @@ def _untouched(dest: Any, original: Any, updated: Any) -> bool:
     the same name would be merged).
     """
     if isinstance(original, dict):
-        for key, value in original.items():
-            if not isinstance(key, str) or not _untouched(dest[key], value, updated[key]):
+        if any(
+            type(node) is not dict and getattr(node, merge_attrib, None) for node in (dest, original, updated)
+        ):
+            return False
+        get = dict.__getitem__  # no merged (`<<`) keys: the same as each map's own look-up
+        for key, value in dict.items(original):
+            if not isinstance(key, str) or not _untouched(get(dest, key), value, get(updated, key)):
                 return False
         return True
     if isinstance(original, list):

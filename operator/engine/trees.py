@@ -135,6 +135,17 @@ def reconcile(old: Any, new: Any) -> Any:
 _PLAIN_TYPES: Final = frozenset({dict, list, str, int, bool, type(None)})
 
 
+def same_data(a: Any, b: Any) -> bool:
+    """`a == b`, without the copy ruamel.yaml's `CommentedMap.__eq__` makes of a map first."""
+    if isinstance(a, dict) and isinstance(b, dict) and not (_has_merges(a) or _has_merges(b)):
+        return dict.__eq__(a, b) is True
+    return bool(a == b)
+
+
+def _has_merges(node: dict[Any, Any]) -> bool:
+    return type(node) is not dict and bool(getattr(node, merge_attrib, None))
+
+
 def _equal_maps(old: dict[Any, Any], new: dict[Any, Any]) -> bool:
     """`old == new`, without ruamel.yaml's `CommentedMap.__eq__`, which first copies the map into a dict."""
     if type(old) is CommentedMap and not getattr(old, merge_attrib, None):
