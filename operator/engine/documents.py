@@ -24,6 +24,7 @@ Parsing errors are raised as `InvalidSpec` naming the file. Nothing here touches
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import io
@@ -31,6 +32,7 @@ import json
 import math
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, Literal, cast
 
@@ -212,7 +214,12 @@ _ESCAPES = {
 }
 
 
+_DOUBLE_QUOTE_AS_IS = re.compile(r"[ !#-\[\]-~]*\Z")  # printable ASCII other than `"` and `\`
+
+
 def _double_quoted(text: str) -> str:
+    if _DOUBLE_QUOTE_AS_IS.match(text):
+        return '"' + text + '"'
     out = []
     for ch in text:
         escaped = _ESCAPES.get(ch)
@@ -599,18 +606,45 @@ class _FastEmitter:
         if not plain:
             self._check_container(node, inherited)
         pad = " " * indent
-        first = True
+        prefix = pad if first_prefix is None else first_prefix
+        out, where = self.out, self.where
         for key, value in node.items():
-            prefix = first_prefix if (first and first_prefix is not None) else pad
-            first = False
-            token = None if plain else _eol_token(node, key)
             head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
-            if plain and type(value) is str and choose_string_style(value) == "":
-                # The most common line by far: a plain key with a plain string value.
-                self.out.append(head + " " + value)
-                if self.where is not None:
-                    self.where.append((node, key))
-                continue
+            prefix = pad
+            if plain:
+                # The common lines, written here directly: a key with a string (not a literal block), an
+                # integer, a boolean or null; `_scalar_text` and `entry` write them the same way.
+                kind = type(value)
+                line = None
+                if kind is str:
+                    style = choose_string_style(value)
+                    if style == "":
+                        line = head + " " + value
+                    elif style == '"':
+                        line = head + " " + _double_quoted(value)
+                    elif style == "'":
+                        line = head + " '" + value.replace("'", "''") + "'"
+                elif kind is int:
+                    line = head + " " + str(value)
+                elif kind is bool:
+                    line = head + (" true" if value else " false")
+                elif value is None:
+                    line = head
+                elif (kind is dict or kind is list) and value:
+                    out.append(head)
+                    if where is not None:
+                        where.append((node, key))
+                    if kind is dict:
+                        self.mapping(value, indent + 2)
+                    else:
+                        self.sequence(value, indent + 2 if self.wide else indent, checked=True)
+                    continue
+                if line is not None:
+                    out.append(line)
+                    if where is not None:
+                        where.append((node, key))
+                    continue
+            token = None if plain else _eol_token(node, key)
             self.entry(head, value, indent, token, (node, key))
 
     def entry(
@@ -650,10 +684,15 @@ class _FastEmitter:
             self._check_container(node)
         pad = " " * indent
         first = True
+        out, where = self.out, self.where
         for index, item in enumerate(node):
             prefix = (first_prefix if (first and first_prefix is not None) else pad) + "- "
             first = False
-            if isinstance(item, dict) and item:
+            if type(item) is str and choose_string_style(item) == "":
+                out.append(prefix + item)  # the common case, as `_scalar_text` writes it
+                if where is not None:
+                    where.append((node, index))
+            elif isinstance(item, dict) and item:
                 self.mapping(item, indent + 2, first_prefix=prefix)
             elif isinstance(item, list) and item:
                 if self.wide:
@@ -675,29 +714,32 @@ class _FastEmitter:
 # Public interface
 # ---------------------------------------------------------------------------------------------------------
 
-_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+_SEPARATORS = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.MULTILINE)
 
 
 def _split_documents(text: str) -> list[str] | None:
-    """Split a stream into document texts, or None when the stream is not simple enough to split by lines."""
-    chunks: list[list[str]] = [[]]
-    for line in text.split("\n"):
-        if _SEPARATOR.match(line):
-            if line.strip() not in ("---", "..."):
-                return None
-            chunks.append([])
-            continue
-        chunks[-1].append(line)
+    """Split a stream into document texts, or None when the stream is not simple enough to split by lines.
+
+    Documents are separated by `---` (or `...`) lines; a separator line with anything after it (`--- !tag`,
+    `--- # comment`) is not simple.
+    """
+    pieces = []
+    start = 0
+    for separator in _SEPARATORS.finditer(text):
+        if separator.group().strip() not in ("---", "..."):
+            return None
+        pieces.append(text[start : separator.start()])
+        start = separator.end()
+    pieces.append(text[start:])
     documents = []
-    for chunk in chunks:
-        body = "\n".join(chunk).strip("\n")
+    for piece in pieces:
+        body = piece.strip("\n")
         if body.strip():
             documents.append(body + "\n")
     return documents
 
 
 _NOT_LOADED: Final = object()
-_INDENT = re.compile(r"^[ -]*", re.MULTILINE)
 
 
 def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[Any]] | None:
@@ -840,7 +882,7 @@ def _recover_spelling(source: str, ours: str, location: tuple[Any, Any] | None) 
     return True
 
 
-def _fast_parse(text: str) -> list[Document] | None:
+def _fast_parse(text: str, cache: DocumentCache | None = None) -> list[Document] | None:
     """Documents that are already written the way we write them, read without the round-trip parser.
 
     None when any document is not (comments other than the kpt merge comment, unusual layout, ...).
@@ -852,11 +894,125 @@ def _fast_parse(text: str) -> list[Document] | None:
         return None
     documents = []
     for chunk in chunks:
-        document = _fast_parse_chunk(chunk)
+        document = cache.get(chunk) if cache is not None else None
         if document is None:
-            return None
+            document = _fast_parse_chunk(chunk)
+            if document is None:
+                return None
+            if cache is not None:
+                cache.put(chunk, document)
         documents.append(document)
     return documents
+
+
+class DocumentCache:
+    """Parsed documents keyed by their text, for an operation that reads the same documents several times.
+
+    An upgrade reads three revisions of one package (the local copy, the upstream it was cloned from and the
+    new upstream), and most of their documents are usually identical; parsing each distinct text once and
+    copying the tree is several times cheaper than parsing again. Only documents read by the fast parsers
+    are kept (the round-trip parser's trees carry too much state to copy cheaply). Every `get` returns a fresh
+    copy, so callers may change what they get; the cache keeps its own copy of what it is given.
+
+    Bounded: at most `max_documents` entries and `max_chars` characters of document text; the least recently
+    used entries are dropped first. Keys are the texts themselves, so nothing ever needs invalidating.
+    """
+
+    def __init__(self, *, max_documents: int = 10_000, max_chars: int = 16 * 1024 * 1024) -> None:
+        self.max_documents = max_documents
+        self.max_chars = max_chars
+        self._entries: dict[str, Document] = {}
+        self._chars = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def chars(self) -> int:
+        """Characters of document text currently held."""
+        return self._chars
+
+    def get(self, text: str) -> Document | None:
+        """A copy of the document parsed from `text`, or None when it is not cached."""
+        document = self._entries.pop(text, None)
+        if document is None:
+            self.misses += 1
+            return None
+        self._entries[text] = document  # most recently used last
+        self.hits += 1
+        return Document(copy_tree(document.node), document.seq_indent)
+
+    def put(self, text: str, document: Document) -> None:
+        """Remember (a copy of) the document parsed from `text`."""
+        if len(text) > self.max_chars or self.max_documents <= 0:
+            return
+        old = self._entries.pop(text, None)
+        if old is not None:
+            self._chars -= len(text)
+        self._entries[text] = Document(copy_tree(document.node), document.seq_indent)
+        self._chars += len(text)
+        while len(self._entries) > self.max_documents or self._chars > self.max_chars:
+            oldest = next(iter(self._entries))
+            del self._entries[oldest]
+            self._chars -= len(oldest)
+
+
+def copy_tree(node: Any) -> Any:
+    """A deep copy of a tree; fast for plain containers and maps with end-of-line key comments only.
+
+    Scalars (including styled and verbatim ones) are immutable and shared. Trees with other ruamel.yaml
+    metadata are copied with `copy.deepcopy`.
+    """
+    kind = type(node)
+    if kind is dict:
+        immutable = _IMMUTABLE
+        return {key: value if type(value) in immutable else copy_tree(value) for key, value in node.items()}
+    if kind is list:
+        return [value if type(value) in _IMMUTABLE else copy_tree(value) for value in node]
+    if kind is CommentedMap and _only_eol_key_comments(node):
+        copied = CommentedMap()
+        for key, value in OrderedDict.items(node):  # no merge keys (checked): its own items, in order
+            copied[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
+        for key, entry in node.ca.items.items():
+            token = entry[2]
+            copied.ca.items[key] = [None, None, CommentToken(token.value, CommentMark(token.column)), None]
+        return copied
+    if kind in _IMMUTABLE:
+        return node
+    return copy.deepcopy(node)
+
+
+_IMMUTABLE: Final = frozenset(
+    {
+        str,
+        int,
+        bool,
+        float,
+        type(None),
+        RawPlain,
+        DoubleQuotedScalarString,
+        SingleQuotedScalarString,
+    }
+)
+
+
+def _only_eol_key_comments(node: CommentedMap) -> bool:
+    """Whether a map's only ruamel.yaml metadata are end-of-line comments after its keys."""
+    comment_attrs = node.ca
+    if comment_attrs.comment or comment_attrs.end:
+        return False
+    for entry in comment_attrs.items.values():
+        if len(entry) != 4 or not _is_eol_entry(entry):
+            return False
+    tag = getattr(node, Tag.attrib, None)
+    return (
+        getattr(node, merge_attrib, None) is None
+        and getattr(node, Anchor.attrib, None) is None
+        and getattr(node, Format.attrib, None) is None
+        and (tag is None or tag.trval is None)
+    )
 
 
 def _fast_parse_chunk(chunk: str) -> Document | None:
@@ -879,7 +1035,7 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-        if "*" in body or max(map(len, _INDENT.findall(body)), default=0) > 2 * MAX_DEPTH:
+        if "*" in body or _deeper_than(body, 2 * MAX_DEPTH):
             # Without aliases the text bounds the size, and in block style indentation bounds the depth.
             try:
                 _check_shape(node, "document")
@@ -913,6 +1069,34 @@ MAX_NODES: Final = 1_000_000
 
 def _check_shape(node: Any, where: str) -> None:
     """Refuse trees that are too deep or expand (through aliases) to too many nodes."""
+    if _within_shape_limits(node):
+        return
+    _explain_shape(node, where)
+
+
+def _within_shape_limits(node: Any) -> bool:
+    """Whether a tree is within both limits; a quick walk that does not look at scalars one by one.
+
+    It gives up (False) as soon as a limit is passed, so an alias bomb costs no more than the limits.
+    """
+    if not isinstance(node, dict | list):
+        return True
+    count = 1
+    stack = [(node, 1)]  # containers with the depth of their children
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current
+        count += len(children)
+        if count > MAX_NODES or (depth > MAX_DEPTH and len(children)):
+            return False
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return True
+
+
+def _explain_shape(node: Any, where: str) -> None:
+    """Raise `InvalidSpec` for the first limit a tree passes, visiting nodes in a fixed order."""
     stack = [(node, 0)]
     count = 0
     while stack:
@@ -1018,12 +1202,13 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def parse_documents(text: str, *, path: str) -> list[Document]:
+def parse_documents(text: str, *, path: str, cache: DocumentCache | None = None) -> list[Document]:
     """Parse a YAML stream into its non-empty documents, keeping comments and styles.
 
-    Raises `InvalidSpec` naming `path` when the text is not valid YAML.
+    Raises `InvalidSpec` naming `path` when the text is not valid YAML. With a `cache`, documents whose text
+    was parsed before are copied from it instead of parsed again.
     """
-    documents = _fast_parse(text)
+    documents = _fast_parse(text, cache)
     if documents is not None:
         return documents
     return _slow_parse(text, path)
@@ -1063,23 +1248,66 @@ def json_line(node: Any) -> str | None:
     comments (other than kpt's `metadata: # kpt-merge` comment, which no function uses and which stays in our
     own tree), verbatim spellings such as `0644`, or floats keep the YAML form.
     """
+    if not _json_safe(node):
+        return None
+    return json.dumps(node, ensure_ascii=True, check_circular=False)
+
+
+# Scalars JSON writes as they read: strings whatever their quoting (not verbatim spellings), integers,
+# booleans and null.
+_JSON_SCALARS: Final = frozenset(
+    {str, int, bool, type(None), DoubleQuotedScalarString, SingleQuotedScalarString, LiteralScalarString}
+)
+
+
+def _json_safe(node: Any) -> bool:
+    """`_json_checked` for the common case of plain containers; other nodes are left to it."""
+    kind = type(node)
+    if kind is dict:
+        for key, value in node.items():
+            if type(key) is not str:
+                return _json_checked(node)
+            if type(value) not in _JSON_SCALARS and not _json_safe(value):
+                return False
+        return True
+    if kind is list:
+        return all(type(value) in _JSON_SCALARS or _json_safe(value) for value in node)
+    if kind is CommentedMap:
+        if not _only_merge_comment(node):
+            return False
+        for key, value in node.items():
+            if type(key) is not str:
+                return _json_checked(node)
+            if type(value) not in _JSON_SCALARS and not _json_safe(value):
+                return False
+        return True
+    return _json_checked(node)
+
+
+def _json_checked(node: Any) -> bool:
+    """Whether JSON would keep everything of a tree: no comments, verbatim spellings, floats, odd keys."""
     stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, dict):
             if isinstance(current, CommentedBase) and not _only_merge_comment(current):
-                return None
+                return False
             for key, value in current.items():
                 if type(key) is not str and not isinstance(key, ScalarString):
-                    return None
+                    return False
                 stack.append(value)
         elif isinstance(current, list):
             if isinstance(current, CommentedBase) and _has_any_comment(current):
-                return None
+                return False
             stack.extend(current)
         elif isinstance(current, RawPlain | float) or not (current is None or isinstance(current, str | int)):
-            return None
-    return json.dumps(node, ensure_ascii=True, check_circular=False)
+            return False
+    return True
+
+
+def json_ready_root(node: CommentedMap) -> bool:
+    """Whether `json_line` accepts a map's own comments (only kpt's merge comment); its contents aside."""
+    return _only_merge_comment(node)
 
 
 def _has_any_comment(node: CommentedBase) -> bool:
@@ -1152,6 +1380,8 @@ _COMMENT = re.compile(r"(?:^|[ \t])#(.*)$", re.MULTILINE)
 
 def comment_texts(text: str) -> frozenset[str]:
     """The texts of everything that looks like a comment in YAML text (strings with ' #' count too)."""
+    if "#" not in text:
+        return frozenset()
     return frozenset(match.strip() for match in _COMMENT.findall(text))
 
 
@@ -1168,8 +1398,47 @@ def load_function_output(text: str, *, what: str, sent_comments: frozenset[str] 
         node = _fast_load_output(text)
     if node is _NOT_LOADED:
         node = _ruamel_load(text, where=where, all_documents=False)
-    _check_shape(node, where)
+    if not _text_bounds_shape(text):
+        _check_shape(node, where)
     return node
+
+
+def _text_bounds_shape(text: str) -> bool:
+    """Whether YAML text is too small and too flat to hold a tree beyond the limits (so no walk is needed).
+
+    Without aliases (`*`), every node takes at least one character of the text or is the empty partner of
+    a key or of an indicator, so a tree has at most twice as many nodes as the text has characters. A block
+    collection nests inside another with at least one more column of leading spaces and `-`, `?`, `:`
+    indicators for every two levels; a flow collection opens with a `[` or `{` of its own.
+    """
+    if "*" in text or 2 * len(text) + 1 > MAX_NODES:
+        return False
+    # depth <= 2 * prefix + 3 + brackets must stay within MAX_DEPTH: no line may have a longer prefix
+    longest = (MAX_DEPTH - 3 - text.count("[") - text.count("{")) // 2
+    if longest < 0:
+        return False
+    first_line, other_lines = _too_long_prefix(longest + 1)
+    return first_line.match(text) is None and other_lines.search(text) is None
+
+
+def _deeper_than(text: str, columns: int) -> bool:
+    """Whether a line of `text` starts with more than `columns` spaces and `-` indicators."""
+    first_line, other_lines = _too_long_indent(columns + 1)
+    return first_line.match(text) is not None or other_lines.search(text) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _too_long_indent(length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(rf"[ -]{{{length}}}"), re.compile(rf"\n[ -]{{{length}}}")
+
+
+@functools.lru_cache(maxsize=64)
+def _too_long_prefix(length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """`length` indentation and indicator characters at the start of the text, and after a newline.
+
+    Not one multi-line `^` pattern: one that starts with a literal newline is searched many times faster.
+    """
+    return re.compile(rf"[ ?:-]{{{length}}}"), re.compile(rf"\n[ ?:-]{{{length}}}")
 
 
 def _fast_load_output(text: str) -> Any:

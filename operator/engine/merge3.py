@@ -17,7 +17,11 @@ built-in table of the lists that carry one); for anything else kyaml's inference
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Final
+
+from ruamel.yaml.comments import merge_attrib
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, SingleQuotedScalarString
 
 from porch_operator.engine import documents, trees
 from porch_operator.errors import InvalidSpec
@@ -108,41 +112,83 @@ def merge(dest: Any, original: Any, updated: Any) -> Any:
     return _walk(sources[0], sources[1], sources[2], (), context)
 
 
+_NULL_SPELLINGS: Final = frozenset({"~", "null", "Null", "NULL"})
+
+
 def _is_tagged_null(node: Any) -> bool:
-    return node is None or (
-        isinstance(node, documents.RawPlain) and str(node) in ("~", "null", "Null", "NULL")
-    )
+    return node is None or (isinstance(node, documents.RawPlain) and str(node) in _NULL_SPELLINGS)
 
 
 def _missing_or_null(node: Any) -> bool:
     return node is _MISSING or _is_tagged_null(node)
 
 
-def _kind(node: Any) -> str:
-    if isinstance(node, dict):
-        return "map"
-    if isinstance(node, list):
-        return "seq"
-    return "scalar"
-
-
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
-    sources = (dest, original, updated)
-    kinds = [_kind(s) for s in sources if not _missing_or_null(s)]
-    if len(set(kinds)) > 1:
-        raise InvalidSpec(
-            f"Cannot merge field {'.'.join(path) or '(root)'}: the local copy, the old upstream and the new "
-            "upstream disagree on whether it is a map, a list or a single value."
-        )
-    kind = kinds[0] if kinds else "map"
-    if kind == "map":
+    if (
+        isinstance(original, dict)
+        and trees.same_data(original, updated)
+        and trees.same_data(dest, original)
+        and _untouched(dest, original, updated)
+    ):
+        return dest  # what walking it would return (see `_untouched`), without the walk
+    kind = None
+    for source in (dest, original, updated):
+        if source is _MISSING or source is None:
+            continue
+        if isinstance(source, dict):
+            this = "map"
+        elif isinstance(source, list):
+            this = "seq"
+        elif isinstance(source, documents.RawPlain) and str(source) in _NULL_SPELLINGS:
+            continue
+        else:
+            this = "scalar"
+        if kind is None:
+            kind = this
+        elif this != kind:
+            raise InvalidSpec(
+                f"Cannot merge field {'.'.join(path) or '(root)'}: the local copy, the old upstream and the "
+                "new upstream disagree on whether it is a map, a list or a single value."
+            )
+    if kind is None or kind == "map":
         return _walk_map(dest, original, updated, path, context)
     if kind == "seq":
-        key = _list_key(sources, path, context)
+        key = _list_key((dest, original, updated), path, context)
         if key is None:
             return _visit_non_associative(dest, original, updated)
         return _walk_associative(dest, original, updated, key=key, path=path, context=context)
     return _visit_scalar(dest, original, updated)
+
+
+def _untouched(dest: Any, original: Any, updated: Any) -> bool:
+    """Whether the walk leaves `dest` as it is, for three trees already known to be equal (`==`).
+
+    It does when upstream did not change anything, not even a spelling (`original` and `updated` have the same
+    scalar types), and nothing in `dest` is cleared or rewritten: no nulls (cleared), no empty lists (an
+    empty associative list is cleared), no floats (`0.0 == -0.0`), and only string keys (two keys printing
+    the same name would be merged).
+    """
+    if isinstance(original, dict):
+        if any(
+            type(node) is not dict and getattr(node, merge_attrib, None) for node in (dest, original, updated)
+        ):
+            return False
+        get = dict.__getitem__  # no merged (`<<`) keys: the same as each map's own look-up
+        for key, value in dict.items(original):
+            if not isinstance(key, str) or not _untouched(get(dest, key), value, get(updated, key)):
+                return False
+        return True
+    if isinstance(original, list):
+        return bool(original) and all(map(_untouched, dest, original, updated))
+    kind = type(original)
+    return (
+        kind is type(updated)
+        and kind in _EXACT_SCALARS
+        and original is not None
+        and not _is_tagged_null(original)
+        and not _is_tagged_null(dest)
+        and not isinstance(dest, float)
+    )
 
 
 def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
@@ -155,27 +201,45 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
     names = sorted(
         {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
     )
+    # Whether every key is a string: then a field is found by a dict lookup instead of a scan.
+    dest_str, original_str, updated_str = (
+        isinstance(source, dict) and all(map(isinstance, source, repeat(str)))
+        for source in (dest, original, updated)
+    )
     for name in names:
         value = _walk(
-            _field(dest, name), _field(original, name), _field(updated, name), (*path, name), context
+            _field(dest, name, dest_str),
+            _field(original, name, original_str),
+            _field(updated, name, updated_str),
+            (*path, name),
+            context,
         )
-        _set_field(dest, name, value)
+        _set_field(dest, name, value, dest_str)
     return dest
 
 
-def _field(node: Any, name: str) -> Any:
+def _field(node: Any, name: str, str_keys: bool = False) -> Any:
+    """The value of field `name` (a key equal to it, else the first key that prints as it), or `_MISSING`.
+
+    `str_keys` says that every key of `node` is a string, so no other key can print as `name`.
+    """
     if not isinstance(node, dict):
         return _MISSING
     if name in node:
         return node[name]
+    if str_keys:
+        return _MISSING
     for key in node:
         if str(key) == name:
             return node[key]
     return _MISSING
 
 
-def _set_field(mapping: Any, name: str, value: Any) -> None:
-    existing = next((k for k in mapping if str(k) == name), None)
+def _set_field(mapping: Any, name: str, value: Any, str_keys: bool = False) -> None:
+    if str_keys:
+        existing = name if name in mapping else None
+    else:
+        existing = next((k for k in mapping if str(k) == name), None)
     if value is CLEAR or value is _MISSING:
         if existing is not None:
             trees.delete_key(mapping, existing)
@@ -187,6 +251,21 @@ def _set_field(mapping: Any, name: str, value: Any) -> None:
         mapping[name] = value
 
 
+# Scalar types whose written form depends only on type and value (floats do not: 0.0 == -0.0).
+_EXACT_SCALARS: Final = frozenset(
+    {
+        str,
+        int,
+        bool,
+        type(None),
+        documents.RawPlain,
+        DoubleQuotedScalarString,
+        SingleQuotedScalarString,
+        LiteralScalarString,
+    }
+)
+
+
 def _visit_scalar(dest: Any, original: Any, updated: Any) -> Any:
     if _is_tagged_null(updated) or _is_tagged_null(dest):
         return CLEAR
@@ -194,6 +273,9 @@ def _visit_scalar(dest: Any, original: Any, updated: Any) -> Any:
         return updated
     if _missing_or_null(updated) and _missing_or_null(original):
         return dest
+    kind = type(updated)
+    if kind is type(original) and kind in _EXACT_SCALARS and updated == original:
+        return dest  # same type and value: same spelling (what the signatures below would find)
     if documents.scalar_signature(updated) != documents.scalar_signature(original):
         return updated
     return dest

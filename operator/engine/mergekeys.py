@@ -60,8 +60,11 @@ def identity(node: Any, path: str) -> tuple[str, str, str, str, str]:
     return (group_of(node.get("apiVersion")), _text(node.get("kind")), namespace, name, path)
 
 
-def _expected(node: Any) -> tuple[str, str] | None:
-    """The merge comment and upstream identifier a resource should carry, or None when it gets none."""
+def _expected(node: Any, current_comment: str | None = None) -> tuple[str, str] | None:
+    """The merge comment and upstream identifier a resource should carry, or None when it gets none.
+
+    `current_comment` is `merge_comment(node)` when the caller already has it.
+    """
     if not isinstance(node, dict):
         return None
     metadata = node.get("metadata")
@@ -70,7 +73,7 @@ def _expected(node: Any) -> tuple[str, str] | None:
     name, namespace = _text(metadata.get("name")), _text(metadata.get("namespace"))
     if not name and not namespace and not metadata.get("labels"):
         return None
-    comment = merge_comment(node)
+    comment = merge_comment(node) if current_comment is None else current_comment
     if MERGE_COMMENT_PREFIX not in comment:
         comment = f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
     from_comment = namespace_and_name_from_comment(comment)
@@ -82,13 +85,14 @@ def _expected(node: Any) -> tuple[str, str] | None:
 
 def has_keys(node: Any) -> bool:
     """Whether the resource already carries the merge keys `add` would give it (or gets none)."""
-    expected = _expected(node)
+    current = merge_comment(node) if isinstance(node, dict) else ""
+    expected = _expected(node, current)
     if expected is None:
         return True
     comment, value = expected
     annotations = node["metadata"].get("annotations")
     return (
-        merge_comment(node) == comment
+        current == comment
         and isinstance(annotations, dict)
         and documents.plain_value(annotations.get(UPSTREAM_IDENTIFIER)) == value
     )

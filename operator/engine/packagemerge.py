@@ -41,15 +41,20 @@ def is_krm_file(path: str) -> bool:
 
 
 class _Source:
-    """A package's files with their YAML documents parsed once and kept in step with the text."""
+    """A package's files with their YAML documents parsed once and kept in step with the text.
 
-    def __init__(self, files: Mapping[str, str]) -> None:
+    The three packages of an update share a `documents.DocumentCache`: most of their documents are usually
+    identical, and each distinct text is then parsed once.
+    """
+
+    def __init__(self, files: Mapping[str, str], cache: documents.DocumentCache | None = None) -> None:
         self.files = dict(files)
         self._docs: dict[str, list[documents.Document]] = {}
+        self._cache = cache
 
     def docs(self, path: str) -> list[documents.Document]:
         if path not in self._docs:
-            self._docs[path] = documents.parse_documents(self.files[path], path=path)
+            self._docs[path] = documents.parse_documents(self.files[path], path=path, cache=self._cache)
         return self._docs[path]
 
     def add_merge_keys(self) -> None:
@@ -129,7 +134,8 @@ def resource_merge(
     local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
 ) -> dict[str, str]:
     """kpt's resource-merge: three-way merge of resources, Kptfiles and plain files, package by package."""
-    result, old, new = (_Source(p) for p in (local, original, updated))
+    cache = documents.DocumentCache()
+    result, old, new = (_Source(p, cache) for p in (local, original, updated))
     for source in (result, old, new):
         source.add_merge_keys()
     for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:

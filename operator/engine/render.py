@@ -139,6 +139,7 @@ class _Renderer:
             if pkg:
                 self.children[resources.parent_package(pkg, self.packages)].append(pkg)
         self.input_files: set[str] = set()
+        self.valid_paths: set[str] = set()  # paths of function output already validated
         self.results: list[fnresults.FunctionResult] = []
 
     # -- driving
@@ -276,17 +277,15 @@ class _Renderer:
         payload = resourcelists.build(
             (
                 (
-                    resourcelists.with_annotations(
-                        item.node,
-                        resourcelists.function_input_annotations(
-                            path=item.path,
-                            index=item.index,
-                            item_id=number,
-                            seq_indent=item.seq_indent,
-                            package_path="/" + item.package,
-                        ),
-                    ),
+                    item.node,
                     item.seq_indent,
+                    resourcelists.function_input_annotations(
+                        path=item.path,
+                        index=item.index,
+                        item_id=number,
+                        seq_indent=item.seq_indent,
+                        package_path="/" + item.package,
+                    ),
                 )
                 for number, item in enumerate(chosen)
             ),
@@ -382,13 +381,14 @@ class _Renderer:
         return accepted
 
     def _place(self, pkg: str, node: Any, source: _Item | None, what: str) -> _Item:
-        internal = resourcelists.annotation(node, resourcelists.PATH)
-        legacy = resourcelists.annotation(node, resourcelists.LEGACY_PATH)
+        annotations = resourcelists.annotations_of(node)
+        internal = resourcelists.annotation_in(annotations, resourcelists.PATH)
+        legacy = resourcelists.annotation_in(annotations, resourcelists.LEGACY_PATH)
         path = _pick(internal, legacy, source.path if source else None)
-        internal_index = resourcelists.annotation(node, resourcelists.INDEX)
-        legacy_index = resourcelists.annotation(node, resourcelists.LEGACY_INDEX)
+        internal_index = resourcelists.annotation_in(annotations, resourcelists.INDEX)
+        legacy_index = resourcelists.annotation_in(annotations, resourcelists.LEGACY_INDEX)
         index_text = _pick(internal_index, legacy_index, str(source.index) if source else None)
-        package_path = resourcelists.annotation(node, resourcelists.PACKAGE_PATH)
+        package_path = resourcelists.annotation_in(annotations, resourcelists.PACKAGE_PATH)
         owner = pkg if package_path is None else package_path.strip("/")
         if owner not in self.kptfiles:
             owner = source.package if source else pkg
@@ -396,11 +396,13 @@ class _Renderer:
             path = _default_path(node)
         path = _clean(path)
         root_path = resources.join(owner, path)
-        try:
-            resources.validate_path(root_path)
-        except InvalidSpec as exc:
-            raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
-        seq_indent = resourcelists.annotation(node, resourcelists.SEQ_INDENT)
+        if root_path not in self.valid_paths:
+            try:
+                resources.validate_path(root_path)
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
+            self.valid_paths.add(root_path)
+        seq_indent = resourcelists.annotation_in(annotations, resourcelists.SEQ_INDENT)
         indent: documents.SeqIndent = (
             documents.WIDE
             if seq_indent == documents.WIDE
@@ -447,8 +449,9 @@ def _pick(internal: str | None, legacy: str | None, original: str | None) -> str
 
 
 def _source_item(node: Any, chosen: list[_Item]) -> _Item | None:
+    annotations = resourcelists.annotations_of(node)
     for key in (resourcelists.ID, resourcelists.LEGACY_ID):
-        value = resourcelists.annotation(node, key)
+        value = resourcelists.annotation_in(annotations, key)
         if value is not None and value.isdigit() and int(value) < len(chosen):
             return chosen[int(value)]
     return None

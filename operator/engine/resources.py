@@ -11,6 +11,7 @@ The size helpers enforce the 1 MiB budget of a PackageRevisionResources object. 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
@@ -26,6 +27,9 @@ MAX_PATH_LENGTH: Final = 4096
 _MAX_SEGMENT_LENGTH: Final = 255
 
 
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f]")
+
+
 def validate_path(path: object) -> str:
     """Return `path` if it is a valid file path inside a package, else raise `InvalidSpec` naming it."""
     if not isinstance(path, str):
@@ -35,7 +39,7 @@ def validate_path(path: object) -> str:
         raise InvalidSpec("File path must not be empty.")
     if len(path) > MAX_PATH_LENGTH:
         raise InvalidSpec(f"File path {shown} is longer than {MAX_PATH_LENGTH} characters.")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+    if _CONTROL.search(path):
         raise InvalidSpec(f"File path {shown} contains a NUL or other control character.")
     if "\\" in path:
         raise InvalidSpec(f"File path {shown} contains a backslash; use '/' to separate directories.")

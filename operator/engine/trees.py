@@ -11,9 +11,9 @@ field-order sync) and by the three-way merge.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
-from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.scalarstring import ScalarString
 
 from porch_operator.engine import documents
@@ -89,19 +89,24 @@ def reconcile(old: Any, new: Any) -> Any:
     `new`'s order; keys missing from `new` are removed (kyaml's comment copy plus field-order sync, applied to
     output that carries no comments of its own).
     """
-    if isinstance(old, dict | list) and type(old) is not type(new) and old == new:
-        # Equal as data (the common case for the parts a function did not touch); 1 == True and the like
-        # are the only false matches, and no function turns one into the other.
-        return old
+    # Equal as data is the common case for the parts a function did not touch; 1 == True and the like are
+    # the only false matches, and no function turns one into the other.
     if isinstance(old, dict) and isinstance(new, dict):
-        if old == new:
+        if _equal_maps(old, new):
             return old
-        for key in [k for k in old if k not in new]:
+        # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
+        lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
+        contains, get = lookup.__contains__, lookup.__getitem__
+        for key in [k for k in lookup.keys(old) if k not in new]:
             delete_key(old, key)
         for key, value in new.items():
-            if key in old:
-                merged = reconcile(old[key], value)
-                if merged is not old[key]:
+            if contains(old, key):
+                current = get(old, key)
+                kind = type(current)
+                if kind is type(value) and kind in _PLAIN_TYPES and current == value:
+                    continue  # what the call below would find, without the call
+                merged = reconcile(current, value)
+                if merged is not current:
                     old[key] = merged
             else:
                 old[key] = value
@@ -111,8 +116,12 @@ def reconcile(old: Any, new: Any) -> Any:
             return old
         common = min(len(old), len(new))
         for index in range(common):
-            merged = reconcile(old[index], new[index])
-            if merged is not old[index]:
+            current, value = old[index], new[index]
+            kind = type(current)
+            if kind is type(value) and kind in _PLAIN_TYPES and current == value:
+                continue
+            merged = reconcile(current, value)
+            if merged is not current:
                 old[index] = merged
         del old[common:]
         old.extend(new[common:])
@@ -120,6 +129,28 @@ def reconcile(old: Any, new: Any) -> Any:
     if not isinstance(old, dict | list) and not isinstance(new, dict | list) and same_scalar(old, new):
         return old
     return new
+
+
+# Values of these exact types that compare equal are kept by `reconcile` as they are.
+_PLAIN_TYPES: Final = frozenset({dict, list, str, int, bool, type(None)})
+
+
+def same_data(a: Any, b: Any) -> bool:
+    """`a == b`, without the copy ruamel.yaml's `CommentedMap.__eq__` makes of a map first."""
+    if isinstance(a, dict) and isinstance(b, dict) and not (_has_merges(a) or _has_merges(b)):
+        return dict.__eq__(a, b) is True
+    return bool(a == b)
+
+
+def _has_merges(node: dict[Any, Any]) -> bool:
+    return type(node) is not dict and bool(getattr(node, merge_attrib, None))
+
+
+def _equal_maps(old: dict[Any, Any], new: dict[Any, Any]) -> bool:
+    """`old == new`, without ruamel.yaml's `CommentedMap.__eq__`, which first copies the map into a dict."""
+    if type(old) is CommentedMap and not getattr(old, merge_attrib, None):
+        return dict.__eq__(old, new) is True
+    return bool(old == new)
 
 
 def sync_order(old: Any, new: Any) -> None:

@@ -7,6 +7,10 @@ import io
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from porch_operator.engine import documents
 from porch_operator.errors import InvalidSpec
@@ -253,3 +257,172 @@ def test_fast_and_round_trip_parsers_agree(tree: dict[str, object], comment_line
 
     slow = documents._slow_parse(text, "t.yaml")
     assert [trees.to_plain(d.node) for d in fast] == [trees.to_plain(d.node) for d in slow]
+
+
+def test_document_cache_hits_are_independent_copies_of_the_parsed_document() -> None:
+    cache = documents.DocumentCache()
+    first = documents.parse_documents(CANONICAL, path="a.yaml", cache=cache)
+    assert (cache.hits, cache.misses, len(cache)) == (0, 1, 1)
+    first[0].node["metadata"]["name"] = "changed"
+    first[0].node["spec"]["template"]["spec"]["containers"].append("x")
+    documents.set_key_comment(first[0].node, "metadata", "other")
+    again = documents.parse_documents(CANONICAL, path="b.yaml", cache=cache)
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert documents.emit_documents(again) == CANONICAL
+    assert again[0].seq_indent == documents.parse_documents(CANONICAL, path="c.yaml")[0].seq_indent
+    # what a hit returns can be changed without touching the cached document either
+    again[0].node["kind"] = "Other"
+    assert documents.emit_documents(documents.parse_documents(CANONICAL, path="d.yaml", cache=cache)) == (
+        CANONICAL
+    )
+
+
+def test_document_cache_keys_on_each_document_of_a_stream() -> None:
+    cache = documents.DocumentCache()
+    one, two = "a: 1\n", "b: 2 # two\n"
+    documents.parse_documents(one + "---\n" + two, path="s.yaml", cache=cache)
+    docs = documents.parse_documents(two + "---\n" + one + "---\nc: 3\n", path="t.yaml", cache=cache)
+    assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
+    assert documents.emit_documents(docs) == two + "---\n" + one + "---\nc: 3\n"
+    assert documents.key_comment(docs[0].node, "b") == "two"
+
+
+def test_document_cache_is_bounded_and_drops_the_least_recently_used() -> None:
+    cache = documents.DocumentCache(max_documents=2)
+    for text in ("a: 1\n", "b: 1\n", "a: 1\n", "c: 1\n"):
+        documents.parse_documents(text, path="x.yaml", cache=cache)
+    assert len(cache) == 2
+    assert cache.get("a: 1\n") is not None  # used again before `c` came, so `b` went
+    assert cache.get("b: 1\n") is None
+    by_size = documents.DocumentCache(max_chars=12)
+    for text in ("a: 1\n", "bb: 1\n", "ccc: 1\n"):
+        documents.parse_documents(text, path="x.yaml", cache=by_size)
+    assert by_size.chars <= 12
+    assert by_size.get("ccc: 1\n") is not None and by_size.get("a: 1\n") is None
+    documents.parse_documents("x: " + "y" * 20 + "\n", path="x.yaml", cache=by_size)
+    assert by_size.chars <= 12  # a document larger than the bound is never kept
+
+
+def test_document_cache_keeps_only_fast_parsed_documents() -> None:
+    cache = documents.DocumentCache()
+    text = "# a full-line comment\na: 1\n"
+    docs = documents.parse_documents(text, path="x.yaml", cache=cache)
+    assert len(cache) == 0
+    assert documents.emit_documents(docs) == text
+
+
+def test_copy_tree_copies_containers_and_key_comments() -> None:
+    node = documents.parse_documents(CANONICAL, path="a.yaml")[0].node
+    copied = documents.copy_tree(node)
+    assert copied is not node and copied["spec"] is not node["spec"]
+    assert documents.emit_document(copied) == documents.emit_document(node)
+    documents.set_key_comment(copied, "metadata", "changed")
+    assert documents.key_comment(node, "metadata") == "kpt-merge: prod/web"
+    slow = documents.parse_documents("# top\na: [1, 2] # flow\n", path="b.yaml")[0].node
+    assert documents.emit_document(documents.copy_tree(slow)) == documents.emit_document(slow)
+
+
+# -- function output and input: quick checks give the answers of the full ones ---------------------------
+
+
+def _depth_and_count(node: object) -> tuple[int, int]:
+    if isinstance(node, dict):
+        children = list(node.values())
+    elif isinstance(node, list):
+        children = list(node)
+    else:
+        return 0, 1
+    depth, count = 0, 1
+    for child in children:
+        child_depth, child_count = _depth_and_count(child)
+        depth, count = max(depth, child_depth + 1), count + child_count
+    return depth, count
+
+
+def _dumped(tree: object, style: str) -> str:
+    import json
+
+    import yaml
+
+    if style == "json":
+        return json.dumps(tree)
+    if style == "flow":
+        return yaml.safe_dump(tree, default_flow_style=True)
+    if style == "wide":
+        return documents.emit_document(tree, seq_indent=documents.WIDE)
+    return documents.emit_document(tree)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tree=_trees, style=st.sampled_from(["compact", "wide", "flow", "json"]))
+def test_the_text_bound_on_depth_and_size_holds(tree: object, style: str) -> None:
+    """What `_text_bounds_shape` assumes: depth <= 2 * line prefix + 3 + brackets, nodes <= 2 * characters."""
+    import re
+
+    text = _dumped(tree, style)
+    depth, count = _depth_and_count(documents.load_function_output(text, what="test"))
+    prefix = max(len(p) for p in re.findall(r"^[ ?:-]*", text, re.MULTILINE))
+    assert depth <= 2 * prefix + 3 + text.count("[") + text.count("{")
+    assert count <= 2 * len(text) + 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n" + "".join(" " * (2 * i) + f"k{i}:\n" for i in range(1, 102)) + " " * 204 + "v: 1\n",
+        "items:\n" + "- " * 101 + "x\n",
+        ": " * 101 + "x\n",
+        "a: " + "[" * 101 + "]" * 101 + "\n",
+        "a: " + "{b: " * 101 + "c" + "}" * 101 + "\n",
+    ],
+)
+def test_deep_function_output_is_still_refused(text: str) -> None:
+    with pytest.raises(InvalidSpec, match="nested more than 100 levels"):
+        documents.load_function_output(text, what="test")
+
+
+def test_function_output_within_the_limits_is_accepted_without_a_walk() -> None:
+    text = "items:\n" + "".join(f"- name: n{i}\n  data:\n    k: v\n" for i in range(1000))
+    assert documents._text_bounds_shape(text)
+    assert len(documents.load_function_output(text, what="test")["items"]) == 1000
+    assert not documents._text_bounds_shape("a: &x [1]\nb: *x\n")
+    assert not documents._text_bounds_shape("a: " + "b" * documents.MAX_NODES + "\n")
+
+
+def _commented_map(mapping: dict[str, object]) -> CommentedMap:
+    commented = CommentedMap(mapping)
+    keys = list(mapping)
+    if keys:
+        text = "kpt-merge: ns/n" if len(keys) % 2 else "a comment"
+        commented.ca.items[keys[0]] = [None, None, CommentToken(f"# {text}\n", CommentMark(0)), None]
+    return commented
+
+
+_json_scalars = st.one_of(
+    _scalars,
+    st.floats(allow_nan=False),
+    st.sampled_from(
+        [
+            documents.RawPlain("0644"),
+            documents.RawPlain("True"),
+            documents.quoted("true"),
+            SingleQuotedScalarString("x"),
+            LiteralScalarString("a\nb\n"),
+        ]
+    ),
+)
+_json_trees = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(_keys, st.integers(0, 3)), children, max_size=4),
+        st.dictionaries(_keys, children, max_size=3).map(_commented_map),
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tree=_json_trees)
+def test_quick_json_check_agrees_with_the_full_one(tree: object) -> None:
+    assert documents._json_safe(tree) == documents._json_checked(tree)

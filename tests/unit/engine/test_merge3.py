@@ -90,3 +90,47 @@ def test_kind_mismatch_is_an_invalid_spec() -> None:
 
 def test_resource_cleared_when_all_sides_are_empty() -> None:
     assert merge3.merge(None, {"a": 1}, None) is merge3.CLEAR
+
+
+def test_fields_with_non_string_keys_match_by_their_printed_name() -> None:
+    dest = {1: "local", "b": "x"}
+    result = merge3.merge(dest, {"1": "old", "b": "x"}, {"1": "new", "b": "y"})
+    assert result == {1: "new", "b": "y"}
+
+
+def test_a_change_of_spelling_upstream_is_a_change() -> None:
+    assert merge3.merge(tree("a: x\n"), tree("a: 'x'\n"), tree("a: x\n")) == {"a": "x"}
+    assert documents.emit_document(merge3.merge(tree("a: x\n"), tree("a: x\n"), tree('a: "x"\n'))) == (
+        'a: "x"\n'
+    )
+    assert documents.emit_document(merge3.merge(tree('a: "y"\n'), tree("a: 0644\n"), tree("a: 0644\n"))) == (
+        'a: "y"\n'
+    )
+    assert documents.emit_document(merge3.merge(tree("a: 1\n"), tree("a: 0.0\n"), tree("a: -0.0\n"))) == (
+        "a: -0.0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a resource no side changed is kept, except what the walk always clears
+        ("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n", {"replicas": 2}),
+        ("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n  containers: []\n", {"replicas": 2}),
+        ("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n  paused: null\n", {"replicas": 2}),
+        ("apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n  paused: ~\n", {"replicas": 2}),
+    ],
+)
+def test_untouched_resources_are_kept_but_nulls_and_empty_keyed_lists_still_go(
+    text: str, expected: dict[str, Any]
+) -> None:
+    result = merge3.merge(tree(text), tree(text), tree(text))
+    assert trees.to_plain(result)["spec"] == expected
+
+
+def test_an_upstream_change_of_spelling_alone_is_taken_even_when_the_values_are_equal() -> None:
+    local = tree("a:\n  b: x\n  c: 1\n")
+    result = merge3.merge(local, tree("a:\n  b: x\n  c: 1\n"), tree("a:\n  b: 'x'\n  c: 1\n"))
+    assert documents.emit_document(result) == "a:\n  b: 'x'\n  c: 1\n"
+    mixed = {1: "one", "1": "other"}
+    assert merge3.merge(dict(mixed), dict(mixed), dict(mixed)) == {1: "other", "1": "other"}

@@ -1,0 +1,249 @@
+"""The engine's shortcuts give exactly what the plain code they stand for gives.
+
+Function input: items whose root is a ruamel.yaml map are written from a plain copy of the root; the
+reference is `json_line(with_annotations(...))`, else block YAML, as the ResourceList was always built.
+Fold: `trees.reconcile` skips equal values of plain types and reads ruamel.yaml maps through `dict`; the
+reference is the straightforward recursion it replaced. Both are compared on random trees that carry comments,
+styled and verbatim scalars.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
+
+from porch_operator.engine import documents, resourcelists, trees
+
+_keys = st.sampled_from(["a", "b", "name", "metadata", "annotations", "labels", "spec", "1"])
+_scalars = st.one_of(
+    st.sampled_from(["x", "y", "true", "0644", "", "a: b"]),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=16),
+    st.sampled_from(
+        [
+            documents.RawPlain("0644"),
+            documents.RawPlain("True"),
+            documents.RawPlain("~"),
+            DoubleQuotedScalarString("x"),
+            SingleQuotedScalarString("y"),
+        ]
+    ),
+)
+
+
+def _commented(mapping: dict[Any, Any], comment: int) -> Any:
+    node = CommentedMap(mapping)
+    if mapping and comment:
+        text = "kpt-merge: ns/name" if comment == 1 else "a user comment"
+        node.ca.items[next(iter(mapping))] = [None, None, CommentToken(f"# {text}\n", CommentMark(0)), None]
+    return node
+
+
+_trees = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(CommentedSeq),
+        st.dictionaries(st.one_of(_keys, st.integers(0, 2)), children, max_size=4),
+        st.builds(_commented, st.dictionaries(_keys, children, max_size=4), st.integers(0, 2)),
+    ),
+    max_leaves=12,
+)
+_resources = st.builds(
+    lambda root, metadata, annotations, comment: _commented(
+        {**root, "metadata": {**metadata, "annotations": annotations}}, comment
+    ),
+    st.dictionaries(_keys, _trees, max_size=3),
+    st.dictionaries(_keys, _trees, max_size=2),
+    st.dictionaries(_keys, _scalars, max_size=2),
+    st.integers(0, 2),
+)
+
+
+def _reference_item(node: Any, seq_indent: str, extra: dict[str, str]) -> str:
+    annotated = resourcelists.with_annotations(node, extra)
+    line = documents.json_line(annotated)
+    if line is not None:
+        return "- " + line
+    try:
+        text = documents.emit_document(annotated, seq_indent=resourcelists._seq(seq_indent))
+    except Exception as exc:
+        return f"error {type(exc).__name__}"
+    return resourcelists._indent_item(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(node=_resources, wide=st.booleans())
+def test_function_input_items_are_written_as_before(node: Any, wide: bool) -> None:
+    seq_indent = documents.WIDE if wide else documents.COMPACT
+    extra = resourcelists.function_input_annotations(
+        path="a.yaml", index=0, item_id=3, seq_indent=seq_indent, package_path="/"
+    )
+    before = documents.emit_document(node) if _emits(node) else None
+    expected = _reference_item(node, seq_indent, extra)
+    try:
+        actual = resourcelists._item_text(node, seq_indent, extra)
+    except Exception as exc:
+        actual = f"error {type(exc).__name__}"
+    assert actual == expected
+    if before is not None:
+        assert documents.emit_document(node) == before  # the resource itself is left as it was
+
+
+def _emits(node: Any) -> bool:
+    try:
+        documents.emit_document(node)
+    except Exception:
+        return False
+    return True
+
+
+def _reference_reconcile(old: Any, new: Any) -> Any:
+    """`trees.reconcile` as it was written before its shortcuts."""
+    if isinstance(old, dict | list) and type(old) is not type(new) and old == new:
+        return old
+    if isinstance(old, dict) and isinstance(new, dict):
+        if old == new:
+            return old
+        for key in [k for k in old if k not in new]:
+            trees.delete_key(old, key)
+        for key, value in new.items():
+            if key in old:
+                merged = _reference_reconcile(old[key], value)
+                if merged is not old[key]:
+                    old[key] = merged
+            else:
+                old[key] = value
+        return old
+    if isinstance(old, list) and isinstance(new, list):
+        if old == new:
+            return old
+        common = min(len(old), len(new))
+        for index in range(common):
+            merged = _reference_reconcile(old[index], new[index])
+            if merged is not old[index]:
+                old[index] = merged
+        del old[common:]
+        old.extend(new[common:])
+        return old
+    if not isinstance(old, dict | list) and not isinstance(new, dict | list) and trees.same_scalar(old, new):
+        return old
+    return new
+
+
+def _snapshot(node: Any) -> Any:
+    """Everything a written file depends on: types, values, key order and comments."""
+    if isinstance(node, dict):
+        comments = {}
+        if isinstance(node, CommentedMap):
+            comments = {k: [str(getattr(t, "value", t)) for t in v] for k, v in node.ca.items.items()}
+        return (type(node).__name__, [(k, _snapshot(v)) for k, v in node.items()], comments)
+    if isinstance(node, list):
+        return (type(node).__name__, [_snapshot(v) for v in node])
+    return (type(node).__name__, repr(node))
+
+
+@settings(max_examples=400, deadline=None)
+@given(old=_trees, new=_trees)
+def test_fold_gives_what_the_plain_recursion_gives(old: Any, new: Any) -> None:
+    mine, theirs = documents.copy_tree(old), documents.copy_tree(old)
+    result = trees.reconcile(mine, documents.copy_tree(new))
+    expected = _reference_reconcile(theirs, documents.copy_tree(new))
+    assert _snapshot(result) == _snapshot(expected)
+    assert _snapshot(mine) == _snapshot(theirs)
+
+
+def _reference_split(text: str) -> list[str] | None:
+    """`documents._split_documents` as it was written line by line."""
+    import re
+
+    separator = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$")
+    chunks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if separator.match(line):
+            if line.strip() not in ("---", "..."):
+                return None
+            chunks.append([])
+            continue
+        chunks[-1].append(line)
+    bodies = ["\n".join(chunk).strip("\n") for chunk in chunks]
+    return [body + "\n" for body in bodies if body.strip()]
+
+
+_lines = st.sampled_from(
+    ["---", "...", "--- ", "---\t", "--- # c", "...x", "----", "a: 1", "", " ", "---\r", "  - x", "\r", "#"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(_lines, max_size=8), newline=st.booleans())
+def test_streams_split_into_documents_as_before(lines: list[str], newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if newline else "")
+    assert documents._split_documents(text) == _reference_split(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefixes=st.lists(st.text(alphabet=" -", max_size=210), min_size=1, max_size=4))
+def test_deep_indentation_is_found_as_before(prefixes: list[str]) -> None:
+    import re
+
+    text = "\n".join(prefix + "x" for prefix in prefixes)
+    longest = max(map(len, re.findall(r"^[ -]*", text, re.MULTILINE)), default=0)
+    assert documents._deeper_than(text, 200) == (longest > 200)
+
+
+_variants = st.sampled_from(["same", "same", "respelled", "changed", "null"])
+
+
+def _variant(tree: Any, how: str) -> Any:
+    """A copy of `tree`, maybe with its first scalar respelled, changed or nulled."""
+    copied = documents.copy_tree(tree)
+    if how == "same" or not isinstance(copied, dict | list):
+        return copied
+    stack = [copied]
+    while stack:
+        node = stack.pop()
+        slots = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for slot, value in slots:
+            if isinstance(value, dict | list):
+                stack.append(value)
+                continue
+            node[slot] = {
+                "respelled": DoubleQuotedScalarString(str(value)),
+                "changed": "changed",
+                "null": None,
+            }[how]
+            return copied
+    return copied
+
+
+@settings(max_examples=500, deadline=None)
+@given(tree=_trees, dest_how=_variants, original_how=_variants, updated_how=_variants)
+def test_merge_shortcut_for_untouched_subtrees_changes_nothing(
+    tree: Any, dest_how: str, original_how: str, updated_how: str
+) -> None:
+    from porch_operator.engine import merge3
+    from porch_operator.errors import InvalidSpec
+
+    def run(shortcut: bool) -> Any:
+        sides = [_variant(tree, how) for how in (dest_how, original_how, updated_how)]
+        saved = merge3._untouched
+        if not shortcut:
+            merge3._untouched = lambda *_: False  # type: ignore[assignment]
+        try:
+            result = merge3.merge(*(side if isinstance(side, dict) else {"v": side} for side in sides))
+        except InvalidSpec as exc:
+            return ("error", str(exc))
+        finally:
+            merge3._untouched = saved  # type: ignore[assignment]
+        return _snapshot(result)
+
+    assert run(shortcut=True) == run(shortcut=False)
