@@ -37,6 +37,9 @@ _NOT_PRINTABLE = re.compile("[^\x09\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufff
 # `_ZERO_DIGIT` is a cheap first look: most texts have no "0" followed by a digit at all.
 _ZERO_DIGIT = re.compile(r"0[0-9]")
 _LEADING_ZERO = re.compile(r"[\s\[,{][-+]?0[0-9]")
+# An explicit key (`? `) or a flow collection used as a key (`[a]: b`, `{a: 1}: b`).
+_EXPLICIT_KEY = re.compile(r"[\s\[{,]\?(?:[ \n]|$)")
+_COLLECTION_KEY = re.compile(r"[\]}] *:(?:[ \n]|$)")
 
 
 class Unsuitable(ValueError):
@@ -48,6 +51,11 @@ def load(text: str) -> Any:
     `ValueError` (yaml-rs's `YAMLDecodeError`) for malformed YAML, duplicate keys or excessive aliases."""
     if _ZERO_DIGIT.search(text) and (_LEADING_ZERO.search(text) or _LEADING_ZERO.match(" " + text[:3])):
         raise Unsuitable("an integer with a leading zero")
+    if ("?" in text and _EXPLICIT_KEY.search(" " + text)) or (
+        ("]" in text or "}" in text) and _COLLECTION_KEY.search(text)
+    ):
+        # yaml-rs makes frozensets of collection keys, which nothing downstream can write.
+        raise Unsuitable("an explicit or collection key")
     return yaml_rs.loads(text, parse_datetime=False)
 
 

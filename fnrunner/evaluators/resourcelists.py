@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from fnrunner.evaluators import plainyaml, yamlcomments
 from fnrunner.evaluators.evaluation import InvalidInput
@@ -30,9 +32,23 @@ _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+class _Constructor(RoundTripConstructor):
+    """ruamel.yaml's round-trip constructor, refusing mapping keys that are collections before it builds
+    them: its time for nested collection keys grows exponentially with their depth (twenty characters of
+    `? ? ? …` keep a worker thread busy for minutes, past any deadline)."""
+
+    # The signature is ruamel.yaml's round-trip one, which itself differs from its base class's.
+    def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        for key_node, _ in node.value:
+            if isinstance(key_node, (MappingNode, SequenceNode)):
+                raise ConstructorError(None, None, "a mapping key is a collection", key_node.start_mark)
+        return super().construct_mapping(node, maptyp, deep=deep)
+
+
 def _round_trip() -> YAML:
     # One instance per call: ruamel's YAML objects are not safe to share between threads.
     rt = YAML()
+    rt.Constructor = _Constructor
     rt.preserve_quotes = True
     rt.width = 4096
     return rt

@@ -40,12 +40,12 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.anchor import Anchor
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq, Format, merge_attrib
-from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.error import YAMLFutureWarning as RuamelYAMLFutureWarning
 from ruamel.yaml.error import YAMLWarning as RuamelYAMLWarning
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import (
@@ -330,7 +330,22 @@ _Representer.add_representer(type(None), _Representer.represent_none)
 
 
 class _Constructor(RoundTripConstructor):
-    """Round-trip constructor that keeps unusual spellings of booleans and nulls (`True`, `~`) verbatim."""
+    """Round-trip constructor that keeps unusual spellings of booleans and nulls (`True`, `~`) verbatim, and
+    refuses mapping keys that are themselves collections before building them: ruamel.yaml's time to build
+    nested collection keys grows exponentially with their depth (`? ? ? … x` of twenty characters takes
+    minutes), and no KRM resource has such keys."""
+
+    # The signature is ruamel.yaml's round-trip one, which itself differs from its base class's.
+    def construct_mapping(self, node: Any, maptyp: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        for key_node, _ in node.value:
+            if isinstance(key_node, (MappingNode, SequenceNode)):
+                raise ConstructorError(
+                    None,
+                    None,
+                    "a mapping key that is itself a mapping or list is not supported",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, maptyp, deep=deep)
 
     def construct_yaml_bool(self, node: Any) -> Any:
         if node.value in ("true", "false"):

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -246,3 +247,17 @@ def test_alias_bombs_and_deep_nesting_are_refused() -> None:
             assert "YAML" in str(exc) or "deep" in str(exc) or "nodes" in str(exc)
         else:
             raise AssertionError("a hostile document was accepted")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "? " * 40 + "x\n: 1\n",  # nested explicit keys: ruamel.yaml builds them in exponential time
+        "{" * 40 + "a" + "}" * 40 + ": 1\n",  # the same with flow mappings as keys
+        "a: 1\n? [x, y]\n: 2\n",  # a list as a key
+    ],
+)
+def test_collection_keys_are_refused_quickly_with_a_clear_error(text: str) -> None:
+    with pytest.raises(InvalidSpec, match="mapping key that is itself a mapping or list"):
+        documents.parse_documents(text, path="keys.yaml")

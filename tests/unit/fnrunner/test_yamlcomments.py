@@ -267,3 +267,12 @@ def test_hostile_text_is_refused_cleanly_or_read(text: str) -> None:
     # What we write reads back; one more read and write (which may change codec) reaches a fixed point.
     again = resourcelists.dump(resourcelists.parse(resourcelists.dump(parsed)))
     assert resourcelists.dump(resourcelists.parse(again)) == again
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("key", ["? " * 40 + "x", "{" * 40 + "a" + "}" * 40])
+def test_collection_keys_are_refused_quickly(key: str) -> None:
+    data = f"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n# c\nx:\n  {key}: 1\n"
+    for round_trip in (False, True):
+        with pytest.raises(resourcelists.InvalidInput):
+            resourcelists.parse(data.encode(), round_trip=round_trip)
