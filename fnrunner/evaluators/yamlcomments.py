@@ -37,9 +37,6 @@ class Comments:
     trailing: list[str] = field(default_factory=list)
     keep: list[Any] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.eol or self.before or self.before_item or self.trailing)
-
 
 @dataclass(slots=True)
 class _Frame:

@@ -224,7 +224,10 @@ class PackageOrigins:
             if token.startswith("\x01"):
                 commit = token[1:]
                 continue
-            for directory in _directories_of(token.lstrip("\n")):
+            file = token.lstrip("\n")
+            if not file:
+                continue
+            for directory in _directories_of(file):
                 if directory in wanted and directory not in found:
                     found[directory] = commit
             if len(found) == len(wanted):
