@@ -1278,18 +1278,11 @@ _JSON_SCALARS: Final = frozenset(
 def _json_safe(node: Any) -> bool:
     """`_json_checked` for the common case of plain containers; other nodes are left to it."""
     kind = type(node)
-    if kind is dict:
-        for key, value in node.items():
-            if type(key) is not str:
-                return _json_checked(node)
-            if type(value) not in _JSON_SCALARS and not _json_safe(value):
-                return False
-        return True
     if kind is list:
         return all(type(value) in _JSON_SCALARS or _json_safe(value) for value in node)
-    if kind is CommentedMap:
-        if not _only_merge_comment(node):
-            return False
+    if kind is CommentedMap and not _only_merge_comment(node):
+        return False
+    if kind is dict or kind is CommentedMap:
         for key, value in node.items():
             if type(key) is not str:
                 return _json_checked(node)
