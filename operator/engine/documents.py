@@ -33,8 +33,8 @@ import math
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from typing import Any, Final, Literal, cast
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, Final, Literal, TypeVar, cast
 
 import yaml
 from ruamel.yaml import YAML
@@ -66,6 +66,15 @@ try:
     _yaml_rs = importlib.import_module("yaml_rs")
 except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
     _yaml_rs = None
+
+_orjson: Any
+try:
+    # A JSON writer several times faster than the standard library's, for function input; optional likewise.
+    _orjson = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover - the pinned wheel exists for the platforms we ship on
+    _orjson = None
+
+_T = TypeVar("_T")
 
 SeqIndent = Literal["compact", "wide"]
 COMPACT: Final[SeqIndent] = "compact"
@@ -387,30 +396,35 @@ def detect_seq_indent(text: str) -> SeqIndent:
     Same indentation means compact, two more spaces means wide; anything else is skipped, and a document
     without a decidable sequence is compact.
     """
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        prefix, dash, _ = line.partition("- ")
-        if not dash or prefix.strip(" "):
-            continue
-        key_line = _key_line_before(lines, index)
-        if key_line is None:
-            continue
-        trimmed = key_line.strip(" ")
-        if trimmed.count(":") != 1 or not trimmed.endswith(":"):
-            continue
-        key_indent = len(key_line) - len(key_line.lstrip(" "))
-        if len(prefix) == key_indent:
-            return COMPACT
-        if len(prefix) - key_indent == 2:
-            return WIDE
+    position = text.find("- ")
+    while position >= 0:
+        begin = text.rfind("\n", 0, position) + 1
+        end = text.find("\n", position)
+        end = len(text) if end < 0 else end
+        indent = position - begin
+        # a sequence item: the first `- ` of its line comes after spaces only
+        key_line = _key_line_before(text, begin) if not text[begin:position].strip(" ") else None
+        if key_line is not None:
+            trimmed = key_line.strip(" ")
+            if trimmed.count(":") == 1 and trimmed.endswith(":"):
+                key_indent = len(key_line) - len(key_line.lstrip(" "))
+                if indent == key_indent:
+                    return COMPACT
+                if indent - key_indent == 2:
+                    return WIDE
+        position = text.find("- ", end)
     return COMPACT
 
 
-def _key_line_before(lines: list[str], index: int) -> str | None:
-    for line in reversed(lines[:index]):
-        if line.strip(" ").startswith("#"):
-            continue
-        return line.split("#", 1)[0]
+def _key_line_before(text: str, start: int) -> str | None:
+    """The last line before the line starting at `start` that is not a full-line comment (its comment cut)."""
+    end = start - 1  # the newline that ends the line before
+    while end >= 0:
+        begin = text.rfind("\n", 0, end) + 1
+        line = text[begin:end]
+        if not line.strip(" ").startswith("#"):
+            return line.split("#", 1)[0]
+        end = begin - 1
     return None
 
 
@@ -729,7 +743,9 @@ class _FastEmitter:
 # Public interface
 # ---------------------------------------------------------------------------------------------------------
 
-_SEPARATORS = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.MULTILINE)
+# A separator line starts with `---` or `...` followed by a space, a tab or its end; found after a newline
+# (a pattern that begins with a literal is searched for far faster than one anchored with `^`).
+_SEPARATOR_AFTER_NEWLINE: Final = re.compile(r"\n(?:---|\.\.\.)(?=[ \t\n]|\Z)")
 
 
 def _split_documents(text: str) -> list[str] | None:
@@ -738,13 +754,18 @@ def _split_documents(text: str) -> list[str] | None:
     Documents are separated by `---` (or `...`) lines; a separator line with anything after it (`--- !tag`,
     `--- # comment`) is not simple.
     """
+    starts = [match.start() + 1 for match in _SEPARATOR_AFTER_NEWLINE.finditer(text)]
+    if text.startswith(("---", "...")) and (len(text) == 3 or text[3] in " \t\n"):
+        starts.insert(0, 0)
     pieces = []
     start = 0
-    for separator in _SEPARATORS.finditer(text):
-        if separator.group().strip() not in ("---", "..."):
+    for line_start in starts:
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        if text[line_start:line_end].strip() not in ("---", "..."):
             return None
-        pieces.append(text[start : separator.start()])
-        start = separator.end()
+        pieces.append(text[start:line_start])
+        start = line_end
     pieces.append(text[start:])
     documents = []
     for piece in pieces:
@@ -799,16 +820,53 @@ def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
     """Take end-of-line comments off a document's lines: (text without them, {line: comment}).
 
     Lines inside block scalars are text and are left alone. None when a comment cannot be taken off safely:
-    a full-line comment, a `#` that may be inside quotes, or a comment after a block scalar indicator.
+    a full-line comment, a `#` that may be inside quotes, a comment after a block scalar indicator, or one
+    not written one space after its line (the emitter writes exactly one).
     """
+    if _BLOCK_LINE.search(chunk):
+        return _split_comments_by_line(chunk)
+    # No block scalars to step over: only the lines holding a `#` matter, found without splitting the text.
+    comments: dict[int, str] = {}
+    pieces: list[str] = []
+    taken = 0
+    found = chunk.find("#")
+    while found >= 0:
+        begin = chunk.rfind("\n", 0, found) + 1
+        end = chunk.find("\n", found)
+        end = len(chunk) if end < 0 else end
+        line = chunk[begin:end]
+        cut = _comment_cut(line)
+        if cut is None:
+            return None
+        if cut >= 0:
+            comments[chunk.count("\n", 0, begin)] = line[cut + 1 :]
+            pieces.append(chunk[taken : begin + cut])
+            taken = end
+        found = chunk.find("#", end)
+    pieces.append(chunk[taken:])
+    return "".join(pieces), comments
+
+
+def _comment_cut(line: str) -> int | None:
+    """Where the end-of-line comment of a line starts (at its space), -1 for none, None when not safe."""
+    if line.lstrip(" ").startswith("#"):
+        return None
+    position = line.find(" #")
+    if position < 0:
+        return -1  # a `#` not after a space is text (`http://host/#anchor`)
+    if "'" in line[:position] or '"' in line[:position]:
+        return None
+    before = line[:position]
+    if before.endswith(" ") or before.endswith(_BLOCK_INDICATORS):
+        return None
+    return position
+
+
+def _split_comments_by_line(chunk: str) -> tuple[str, dict[int, str]] | None:
     lines = chunk.split("\n")
     comments: dict[int, str] = {}
     block_indent: int | None = None
-    candidates: Iterable[int] = range(len(lines))
-    if not _BLOCK_LINE.search(chunk):
-        candidates = [i for i, line in enumerate(lines) if "#" in line]  # no block scalars to step over
-    for index in candidates:
-        line = lines[index]
+    for index, line in enumerate(lines):
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
         if block_indent is not None:
@@ -816,18 +874,12 @@ def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
                 continue
             block_indent = None
         if "#" in line:
-            if stripped.startswith("#"):
+            cut = _comment_cut(line)
+            if cut is None:
                 return None
-            position = line.find(" #")
-            if position < 0:
-                continue  # a `#` not after a space is text (`http://host/#anchor`)
-            if "'" in line[:position] or '"' in line[:position]:
-                return None
-            before = line[:position].rstrip(" ")
-            if before.endswith(_BLOCK_INDICATORS):
-                return None
-            comments[index] = line[position + 1 :]
-            lines[index] = before
+            if cut >= 0:
+                comments[index] = line[cut + 1 :]
+                lines[index] = line[:cut]
         if lines[index].endswith(_BLOCK_INDICATORS):
             block_indent = indent
     return "\n".join(lines), comments
@@ -921,22 +973,30 @@ def _fast_parse(text: str, cache: DocumentCache | None = None) -> list[Document]
 
 
 class DocumentCache:
-    """Parsed documents keyed by their text, for an operation that reads the same documents several times.
+    """Parsed documents keyed by their text, shared read-only within one operation that reads them often.
 
     An upgrade reads three revisions of one package (the local copy, the upstream it was cloned from and the
-    new upstream), and most of their documents are usually identical; parsing each distinct text once and
-    copying the tree is several times cheaper than parsing again. Only documents read by the fast parsers
-    are kept (the round-trip parser's trees carry too much state to copy cheaply). Every `get` returns a fresh
-    copy, so callers may change what they get; the cache keeps its own copy of what it is given.
+    new upstream), and most of their documents are usually identical. With a cache each distinct text is
+    parsed once and every reader of that text gets the *same* tree: nothing is copied. The trees are
+    therefore read-only: a caller that wants to change one first takes `copy_tree` of it (`owns` says whether
+    a tree is one of the cache's). In return the cache knows the exact text of each tree it holds
+    (`text_of`): a tree nobody changed is written back as that text without running the emitter. Only
+    documents read by the fast parsers are kept (their text is exactly what the emitter writes for them).
 
     Bounded: at most `max_documents` entries and `max_chars` characters of document text; the least recently
-    used entries are dropped first. Keys are the texts themselves, so nothing ever needs invalidating.
+    used entries are dropped first (a dropped tree stays valid, and read-only, for whoever holds it). Keys
+    are the texts themselves, so nothing ever needs invalidating. A cache serves one operation and is then
+    dropped.
     """
 
     def __init__(self, *, max_documents: int = 10_000, max_chars: int = 16 * 1024 * 1024) -> None:
         self.max_documents = max_documents
         self.max_chars = max_chars
         self._entries: dict[str, Document] = {}
+        # id(tree) -> (tree, text, seq_indent) for every tree handed out, kept for the cache's lifetime: a
+        # tree dropped from the entries may still be held by several readers and must stay read-only.
+        self._texts: dict[int, tuple[Any, str, SeqIndent]] = {}
+        self._derived: dict[tuple[int, Hashable], Any] = {}
         self._chars = 0
         self.hits = 0
         self.misses = 0
@@ -950,28 +1010,55 @@ class DocumentCache:
         return self._chars
 
     def get(self, text: str) -> Document | None:
-        """A copy of the document parsed from `text`, or None when it is not cached."""
+        """The (shared, read-only) document parsed from `text`, or None when it is not cached."""
         document = self._entries.pop(text, None)
         if document is None:
             self.misses += 1
             return None
         self._entries[text] = document  # most recently used last
         self.hits += 1
-        return Document(copy_tree(document.node), document.seq_indent)
+        return Document(document.node, document.seq_indent)
 
     def put(self, text: str, document: Document) -> None:
-        """Remember (a copy of) the document parsed from `text`."""
+        """Remember the document parsed from `text`; from now on its tree must not be changed."""
         if len(text) > self.max_chars or self.max_documents <= 0:
             return
         old = self._entries.pop(text, None)
         if old is not None:
             self._chars -= len(text)
-        self._entries[text] = Document(copy_tree(document.node), document.seq_indent)
+        self._entries[text] = Document(document.node, document.seq_indent)
+        self._texts[id(document.node)] = (document.node, text, document.seq_indent)
         self._chars += len(text)
         while len(self._entries) > self.max_documents or self._chars > self.max_chars:
             oldest = next(iter(self._entries))
             del self._entries[oldest]
             self._chars -= len(oldest)
+
+    def owns(self, node: Any) -> bool:
+        """Whether `node` is a tree this cache handed out (and which must therefore not be changed)."""
+        entry = self._texts.get(id(node))
+        return entry is not None and entry[0] is node
+
+    def derived(self, node: Any, what: Hashable, compute: Callable[[Any], _T]) -> _T:
+        """`compute(node)`, worked out once per shared tree and `what` (a shared tree never changes)."""
+        if not self.owns(node):
+            return compute(node)
+        key = (id(node), what)
+        if key in self._derived:
+            return cast(_T, self._derived[key])
+        value = self._derived[key] = compute(node)
+        return value
+
+    def text_of(self, document: Document) -> str | None:
+        """The text `document` was parsed from, when its tree is one of the cache's; else None.
+
+        The emitter writes exactly this text for the (unchanged) tree with the document's sequence
+        indentation.
+        """
+        entry = self._texts.get(id(document.node))
+        if entry is None or entry[0] is not document.node or entry[2] != document.seq_indent:
+            return None
+        return entry[1]
 
 
 def copy_tree(node: Any) -> Any:
@@ -1043,10 +1130,8 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
     if loaded is not None:
         node, where = loaded
         if comments:
-            # Written back, each comment follows its line after one space; the rest is what was verified.
-            chunk_lines, body_lines = chunk.split("\n"), body.split("\n")
-            if any(chunk_lines[i] != body_lines[i] + " " + text for i, text in comments.items()):
-                return None
+            # Written back, each comment follows its line after one space (`_split_comments` made sure the
+            # source has exactly one); the rest is what was verified.
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
@@ -1221,7 +1306,8 @@ def parse_documents(text: str, *, path: str, cache: DocumentCache | None = None)
     """Parse a YAML stream into its non-empty documents, keeping comments and styles.
 
     Raises `InvalidSpec` naming `path` when the text is not valid YAML. With a `cache`, documents whose text
-    was parsed before are copied from it instead of parsed again.
+    was parsed before are taken from it instead of parsed again, and the trees of fast-parsed documents are
+    the cache's shared, read-only trees (see `DocumentCache`).
     """
     documents = _fast_parse(text, cache)
     if documents is not None:
@@ -1240,12 +1326,20 @@ def emit_document(node: Any, *, seq_indent: SeqIndent = COMPACT) -> str:
     return buffer.getvalue()
 
 
-def emit_documents(documents: list[Document]) -> str:
-    """Write documents as one stream separated by `---` lines, as kyaml writes a file."""
-    return "---\n".join(emit_document(doc.node, seq_indent=doc.seq_indent) for doc in documents)
+def emit_documents(documents: list[Document], cache: DocumentCache | None = None) -> str:
+    """Write documents as one stream separated by `---` lines, as kyaml writes a file.
+
+    Documents whose trees came unchanged from `cache` are written as the text they were parsed from (which is
+    what the emitter would write).
+    """
+    if cache is None:
+        return "---\n".join(emit_document(doc.node, seq_indent=doc.seq_indent) for doc in documents)
+    return "---\n".join(
+        cache.text_of(doc) or emit_document(doc.node, seq_indent=doc.seq_indent) for doc in documents
+    )
 
 
-def emit_file(path: str, docs: list[Document]) -> str:
+def emit_file(path: str, docs: list[Document], cache: DocumentCache | None = None) -> str:
     """The text of a package file holding `docs`, as kyaml writes it.
 
     A `.json` file with a single document is written as indented JSON with sorted keys (Go's encoder);
@@ -1253,7 +1347,7 @@ def emit_file(path: str, docs: list[Document]) -> str:
     """
     if path.endswith(".json") and len(docs) == 1:
         return emit_json(docs[0].node)
-    return emit_documents(docs)
+    return emit_documents(docs, cache)
 
 
 def json_line(node: Any) -> str | None:
@@ -1265,7 +1359,62 @@ def json_line(node: Any) -> str | None:
     """
     if not _json_safe(node):
         return None
-    return json.dumps(node, ensure_ascii=True, check_circular=False)
+    return json_text(node)
+
+
+def json_safe(node: Any) -> bool:
+    """Whether `json_line` writes this tree (or a value inside a tree) as JSON.
+
+    It does unless the tree holds comments other than kpt's merge comment, verbatim spellings, floats or keys
+    other than strings.
+    """
+    return _json_safe(node)
+
+
+def json_text(node: Any) -> str:
+    """A tree `json_safe` accepts as one line of JSON (`json_line` without the check)."""
+    data: bytes | None = None
+    if _orjson is not None:
+        try:
+            data = _orjson.dumps(node, default=_orjson_default, option=_orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except TypeError:  # keys that are styled strings, integers beyond 64 bits, lone surrogates
+            data = None
+        if data is not None and data.isascii() and b"\x7f" not in data:
+            return data.decode("ascii")  # the common case: printable ASCII, nothing to escape
+    text = (
+        data.decode("utf-8")
+        if data is not None
+        else json.dumps(node, ensure_ascii=False, check_circular=False)
+    )
+    return _YAML_UNSAFE.sub(_unicode_escape, text)
+
+
+# Characters JSON leaves raw that a YAML reader must not see raw in a double-quoted scalar: DEL and the C1
+# controls are not printable, NEL, U+2028 and U+2029 are line breaks to YAML 1.1 readers (folded into spaces),
+# BOM and non-characters are refused by some; lone surrogates cannot be written as UTF-8. Escaping them as
+# `\uXXXX` is the same string in JSON and YAML. Other characters stay raw UTF-8: writing astral characters
+# as JSON's surrogate-pair escapes (`ensure_ascii`) breaks go-yaml ("invalid Unicode character escape code").
+_YAML_UNSAFE: Final = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _orjson_default(value: Any) -> Any:
+    """What orjson writes for the subclasses it is told to pass through: ruamel.yaml's styled scalars, maps.
+
+    Maps go through their own `items()` (a `CommentedMap`'s order is its own, not its storage's).
+    """
+    if isinstance(value, str):
+        return str(value)  # `_json_safe` let no verbatim spelling (`RawPlain`) through
+    if isinstance(value, bool | int):
+        return int(value)
+    if isinstance(value, dict):
+        return dict(value.items())
+    if isinstance(value, list):
+        return list(value)
+    raise TypeError(f"not written as JSON: {type(value).__name__}")
 
 
 # Scalars JSON writes as they read: strings whatever their quoting (not verbatim spellings), integers,

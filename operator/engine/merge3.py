@@ -112,6 +112,20 @@ def merge(dest: Any, original: Any, updated: Any) -> Any:
     return _walk(sources[0], sources[1], sources[2], (), context)
 
 
+def leaves_unchanged(dest: Any, original: Any, updated: Any) -> bool:
+    """Whether `merge(dest, original, updated)` would return `dest` without changing anything in it.
+
+    True when the three trees are equal and upstream changed nothing, not even a spelling (see `_untouched`);
+    the caller may then keep `dest` without walking it, and without making it its own to change.
+    """
+    return (
+        isinstance(original, dict)
+        and trees.same_data(original, updated)
+        and trees.same_data(dest, original)
+        and _untouched(dest, original, updated)
+    )
+
+
 _NULL_SPELLINGS: Final = frozenset({"~", "null", "Null", "NULL"})
 
 
@@ -124,12 +138,7 @@ def _missing_or_null(node: Any) -> bool:
 
 
 def _walk(dest: Any, original: Any, updated: Any, path: tuple[str, ...], context: _Context) -> Any:
-    if (
-        isinstance(original, dict)
-        and trees.same_data(original, updated)
-        and trees.same_data(dest, original)
-        and _untouched(dest, original, updated)
-    ):
+    if leaves_unchanged(dest, original, updated):
         return dest  # what walking it would return (see `_untouched`), without the walk
     kind = None
     for source in (dest, original, updated):

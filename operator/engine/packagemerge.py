@@ -44,7 +44,9 @@ class _Source:
     """A package's files with their YAML documents parsed once and kept in step with the text.
 
     The three packages of an update share a `documents.DocumentCache`: most of their documents are usually
-    identical, and each distinct text is then parsed once.
+    identical, and each distinct text is then parsed once and its tree shared by every package that has it.
+    Shared trees are read-only: whatever changes a document first makes it `private` (a copy), and a
+    document still holding its shared tree is written back as the text it was read from.
     """
 
     def __init__(self, files: Mapping[str, str], cache: documents.DocumentCache | None = None) -> None:
@@ -57,6 +59,24 @@ class _Source:
             self._docs[path] = documents.parse_documents(self.files[path], path=path, cache=self._cache)
         return self._docs[path]
 
+    def private(self, node: Any) -> Any:
+        """`node` itself when this package may change it, else a copy it may change."""
+        if self._cache is not None and self._cache.owns(node):
+            return documents.copy_tree(node)
+        return node
+
+    def has_merge_keys(self, node: Any) -> bool:
+        if self._cache is None:
+            return mergekeys.has_keys(node)
+        return self._cache.derived(node, "has_keys", mergekeys.has_keys)
+
+    def identity(self, resource: _Resource) -> tuple[str, ...]:
+        """What resource-merge matches `resource` on (see `mergekeys.identity`)."""
+        path = resource.path
+        if self._cache is None:
+            return mergekeys.identity(resource.node, path)
+        return self._cache.derived(resource.node, ("identity", path), lambda n: mergekeys.identity(n, path))
+
     def add_merge_keys(self) -> None:
         for path in list(self.files):
             if not is_yaml_resource_file(path):
@@ -67,14 +87,14 @@ class _Source:
                 continue  # best effort, as in kpt and Porch
             changed = False
             for doc in docs:
-                if not mergekeys.has_keys(doc.node):
-                    doc.node = mergekeys.add(doc.node)
+                if not self.has_merge_keys(doc.node):
+                    doc.node = mergekeys.add(self.private(doc.node))
                     changed = True
             if changed:
-                self.files[path] = documents.emit_documents(docs)
+                self.files[path] = documents.emit_documents(docs, self._cache)
 
     def write(self, path: str, docs: list[documents.Document]) -> None:
-        self.files[path] = documents.emit_file(path, docs)
+        self.files[path] = documents.emit_file(path, docs, self._cache)
         self._docs[path] = docs
 
     def set_text(self, path: str, text: str) -> None:
@@ -198,13 +218,11 @@ def _read_resources(source: _Source, pkg: str, excluded_dirs: Iterable[str]) -> 
         for index, doc in enumerate(source.docs(full)):
             if not isinstance(doc.node, dict):
                 raise InvalidSpec(f"Document {index + 1} of file {full!r} is not a KRM resource.")
-            resourcelists.ensure_annotations(doc.node)
+            if resourcelists.lacks_annotations(doc.node):
+                doc.node = source.private(doc.node)
+                resourcelists.ensure_annotations(doc.node)
             out.append(_Resource(doc.node, doc.seq_indent, relative, index))
     return out
-
-
-def _identity(resource: _Resource) -> tuple[str, ...]:
-    return mergekeys.identity(resource.node, resource.path)
 
 
 def _merge_resources(result: _Source, old: _Source, new: _Source, pkg: str, local_dirs: list[str]) -> None:
@@ -217,7 +235,7 @@ def _merge_resources(result: _Source, old: _Source, new: _Source, pkg: str, loca
     tuples: dict[tuple[str, ...], dict[str, _Resource]] = {}
     for source, items in sources.items():
         for item in items:
-            key = _identity(item)
+            key = result.identity(item)
             slot = tuples.setdefault(key, {})
             if not slot:
                 order.append(key)
@@ -231,14 +249,14 @@ def _merge_resources(result: _Source, old: _Source, new: _Source, pkg: str, loca
     output: list[_Resource] = []
     for key in order:
         slot = tuples[key]
-        merged = _merge_tuple(slot.get("dest"), slot.get("original"), slot.get("updated"))
+        merged = _merge_tuple(result, slot.get("dest"), slot.get("original"), slot.get("updated"))
         if merged is not None:
             output.append(merged)
     _write_resources(result, pkg, sources["dest"], output)
 
 
 def _merge_tuple(
-    dest: _Resource | None, original: _Resource | None, updated: _Resource | None
+    result: _Source, dest: _Resource | None, original: _Resource | None, updated: _Resource | None
 ) -> _Resource | None:
     if original is None and updated is None:
         return dest
@@ -251,7 +269,9 @@ def _merge_tuple(
         return None if _same_resource(original.node, dest.node) else dest
     if dest is None:
         return None
-    node = merge3.merge(dest.node, original.node if original else None, updated.node)
+    if original is not None and merge3.leaves_unchanged(dest.node, original.node, updated.node):
+        return dest
+    node = merge3.merge(result.private(dest.node), original.node if original else None, updated.node)
     if node is merge3.CLEAR:
         return None
     dest.node = node
@@ -259,6 +279,8 @@ def _merge_tuple(
 
 
 def _same_resource(a: Any, b: Any) -> bool:
+    if a is b:
+        return True  # one shared tree
     return documents.emit_document(_without_empty_annotations(a)) == documents.emit_document(
         _without_empty_annotations(b)
     )
@@ -279,7 +301,9 @@ def _write_resources(result: _Source, pkg: str, read: list[_Resource], output: l
     for relative, items in by_file.items():
         items.sort(key=lambda r: r.index)
         for item in items:
-            resourcelists.drop_empty_annotations(item.node)
+            if resourcelists.has_empty_annotations(item.node):
+                item.node = result.private(item.node)
+                resourcelists.drop_empty_annotations(item.node)
         result.write(resources.join(pkg, relative), [documents.Document(r.node, r.seq_indent) for r in items])
 
 

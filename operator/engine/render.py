@@ -82,6 +82,9 @@ class _Item:
     path: str
     index: int
     source: int | None = None  # id() of the input item a function output came from
+    # Whether the tree is known to be writable as a JSON line (`resourcelists.item_text`): set when an input
+    # list is built, kept through a fold that adds only values `documents.json_safe` accepts; None: unknown.
+    json_safe: bool | None = None
 
     @property
     def root_path(self) -> str:
@@ -274,23 +277,20 @@ class _Renderer:
     ) -> list[_Item]:
         target = self._target(function)
         config = self._function_config(pkg, function, context)
-        payload = resourcelists.build(
-            (
-                (
-                    item.node,
-                    item.seq_indent,
-                    resourcelists.function_input_annotations(
-                        path=item.path,
-                        index=item.index,
-                        item_id=number,
-                        seq_indent=item.seq_indent,
-                        package_path="/" + item.package,
-                    ),
-                )
-                for number, item in enumerate(chosen)
-            ),
-            config,
-        )
+        texts = []
+        for number, item in enumerate(chosen):
+            annotations = resourcelists.function_input_annotations(
+                path=item.path,
+                index=item.index,
+                item_id=number,
+                seq_indent=item.seq_indent,
+                package_path="/" + item.package,
+            )
+            text, item.json_safe = resourcelists.item_text(
+                item.node, item.seq_indent, annotations, json_safe=item.json_safe
+            )
+            texts.append(text)
+        payload = resourcelists.build(texts, config)
         result_image, result_exec = (target.image, None) if target.image else (None, function.exec)
         what = f"function {function.display_name!r} of package {_pkg_name(pkg)}"
         try:
@@ -359,8 +359,13 @@ class _Renderer:
             resourcelists.strip_internal(raw, drop_empty=False)
             resourcelists.ensure_annotations(raw)
             if source is not None:
-                item.node = _fold(source.node, raw, commented=isinstance(raw, CommentedBase))
+                inserted: list[Any] | None = [] if source.json_safe else None
+                item.node = _fold(
+                    source.node, raw, commented=isinstance(raw, CommentedBase), inserted=inserted
+                )
                 item.source = id(source)
+                if inserted is not None:
+                    item.json_safe = all(map(documents.json_safe, inserted))
             if item.index < 0:
                 pending_default.append((item, item.root_path))
             else:
@@ -457,16 +462,19 @@ def _source_item(node: Any, chosen: list[_Item]) -> _Item | None:
     return None
 
 
-def _fold(old: Any, new: Any, *, commented: bool) -> Any:
+def _fold(old: Any, new: Any, *, commented: bool, inserted: list[Any] | None = None) -> Any:
     """Carry comments and key order from a function's input over to its output, like kyaml.
 
-    `commented` says the output was read with its comments (the function wrote comments of its own).
+    `commented` says the output was read with its comments (the function wrote comments of its own). With
+    `inserted`, the values of `new` that became part of the result are appended to it (`trees.reconcile`).
     """
     if commented and trees.has_comments(new):
         trees.sync_order(old, new)
         trees.copy_comments(old, new)
+        if inserted is not None:
+            inserted.append(new)
         return new
-    return trees.reconcile(old, new)
+    return trees.reconcile(old, new, inserted)
 
 
 def _default_path(node: Any) -> str:

@@ -88,16 +88,13 @@ def _indent_item(text: str) -> str:
     return "\n".join(out)
 
 
-def build(items: Iterable[tuple[Any, str, Mapping[str, str]]], function_config: Any | None) -> bytes:
-    """A ResourceList from (resource node, seq indent, annotations to add) triples and a functionConfig.
-
-    Each item is sent as `with_annotations(node, annotations)`; `node` itself is not changed.
-    """
+def build(item_texts: Iterable[str], function_config: Any | None) -> bytes:
+    """A ResourceList from its items, each written by `item_text`, and a functionConfig."""
     parts = [f"apiVersion: {API_VERSION}", f"kind: {KIND}"]
-    item_texts = [_item_text(node, seq_indent, extra) for node, seq_indent, extra in items]
-    if item_texts:
+    texts = list(item_texts)
+    if texts:
         parts.append("items:")
-        parts.extend(item_texts)
+        parts.extend(texts)
     else:
         parts.append("items: []")
     if function_config is not None:
@@ -110,7 +107,16 @@ def build(items: Iterable[tuple[Any, str, Mapping[str, str]]], function_config: 
     return ("\n".join(parts) + "\n").encode("utf-8")
 
 
-def _item_text(node: Any, seq_indent: str, extra: Mapping[str, str]) -> str:
+def item_text(
+    node: Any, seq_indent: str, extra: Mapping[str, str], *, json_safe: bool | None = None
+) -> tuple[str, bool]:
+    """An item of the input list, `with_annotations(node, extra)`, and whether it was written as JSON.
+
+    `node` itself is not changed. `json_safe=True` says the tree is known to be writable as JSON (an
+    earlier call said so, and the tree has changed since only by values that `documents.json_safe` accepts):
+    the tree is then written without being checked again.
+    """
+    write = documents.json_text if json_safe else documents.json_line
     if (
         type(node) is CommentedMap
         and not getattr(node, merge_attrib, None)
@@ -118,14 +124,14 @@ def _item_text(node: Any, seq_indent: str, extra: Mapping[str, str]) -> str:
     ):
         # JSON keeps no comments: a plain copy of the root writes the same line as the ruamel.yaml map, and
         # is copied, checked and written at C speed.
-        line = documents.json_line(with_annotations(dict(OrderedDict.items(node)), extra))
+        line = write(with_annotations(dict(OrderedDict.items(node)), extra))
         if line is not None:
-            return "- " + line
+            return "- " + line, True
     annotated = with_annotations(node, extra)
-    line = documents.json_line(annotated)
+    line = write(annotated)
     if line is not None:
-        return "- " + line
-    return _indent_item(documents.emit_document(annotated, seq_indent=_seq(seq_indent)))
+        return "- " + line, True
+    return _indent_item(documents.emit_document(annotated, seq_indent=_seq(seq_indent))), False
 
 
 def _seq(value: str) -> documents.SeqIndent:
@@ -217,6 +223,18 @@ def strip_internal(node: Any, *, drop_empty: bool) -> None:
         _delete(metadata, "annotations")
 
 
+def lacks_annotations(node: Any) -> bool:
+    """Whether `ensure_annotations` would give the resource an annotations map."""
+    metadata = node.get("metadata")
+    return isinstance(metadata, dict) and not isinstance(metadata.get("annotations"), dict)
+
+
+def has_empty_annotations(node: Any) -> bool:
+    """Whether `drop_empty_annotations` would remove an empty annotations map."""
+    metadata = node.get("metadata")
+    return isinstance(metadata, dict) and metadata.get("annotations") == {}
+
+
 def ensure_annotations(node: Any) -> None:
     """Give a resource an (empty) annotations map at the end of its metadata if it has none.
 
@@ -224,20 +242,15 @@ def ensure_annotations(node: Any) -> None:
     in `metadata` from the moment a resource is read; keys that functions add later go after it. Empty maps
     are dropped again when files are written.
     """
-    metadata = node.get("metadata")
-    if isinstance(metadata, dict) and not isinstance(metadata.get("annotations"), dict):
+    if lacks_annotations(node):
+        metadata = node["metadata"]
         metadata["annotations"] = documents.new_map() if hasattr(metadata, "ca") else {}
 
 
 def drop_empty_annotations(node: Any) -> None:
     """Remove an empty `metadata.annotations` map before a resource is written to a file."""
-    metadata = node.get("metadata")
-    if (
-        isinstance(metadata, dict)
-        and isinstance(metadata.get("annotations"), dict)
-        and not metadata["annotations"]
-    ):
-        _delete(metadata, "annotations")
+    if has_empty_annotations(node):
+        _delete(node["metadata"], "annotations")
 
 
 def _delete(mapping: Any, key: Any) -> None:

@@ -82,12 +82,14 @@ def delete_key(mapping: Any, key: Any) -> None:
         comment_attrs.items.pop(key, None)
 
 
-def reconcile(old: Any, new: Any) -> Any:
+def reconcile(old: Any, new: Any, inserted: list[Any] | None = None) -> Any:
     """Make `old` equal to `new` in place where the shapes agree and return the resulting tree.
 
     Unchanged parts of `old` keep their comments, styles and key order; keys only in `new` are appended in
     `new`'s order; keys missing from `new` are removed (kyaml's comment copy plus field-order sync, applied to
-    output that carries no comments of its own).
+    output that carries no comments of its own). With `inserted`, every value of `new` that became part of
+    the result (rather than being matched to a part of `old`) is appended to it; a new key comes as a map
+    of that key alone.
     """
     # Equal as data is the common case for the parts a function did not touch; 1 == True and the like are
     # the only false matches, and no function turns one into the other.
@@ -105,11 +107,13 @@ def reconcile(old: Any, new: Any) -> Any:
                 kind = type(current)
                 if kind is type(value) and kind in _PLAIN_TYPES and current == value:
                     continue  # what the call below would find, without the call
-                merged = reconcile(current, value)
+                merged = reconcile(current, value, inserted)
                 if merged is not current:
                     old[key] = merged
             else:
                 old[key] = value
+                if inserted is not None:
+                    inserted.append({key: value})  # the key is new too
         return old
     if isinstance(old, list) and isinstance(new, list):
         if old == new:
@@ -120,14 +124,18 @@ def reconcile(old: Any, new: Any) -> Any:
             kind = type(current)
             if kind is type(value) and kind in _PLAIN_TYPES and current == value:
                 continue
-            merged = reconcile(current, value)
+            merged = reconcile(current, value, inserted)
             if merged is not current:
                 old[index] = merged
         del old[common:]
         old.extend(new[common:])
+        if inserted is not None:
+            inserted.extend(new[common:])
         return old
     if not isinstance(old, dict | list) and not isinstance(new, dict | list) and same_scalar(old, new):
         return old
+    if inserted is not None:
+        inserted.append(new)
     return new
 
 

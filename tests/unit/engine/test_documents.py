@@ -259,22 +259,34 @@ def test_fast_and_round_trip_parsers_agree(tree: dict[str, object], comment_line
     assert [trees.to_plain(d.node) for d in fast] == [trees.to_plain(d.node) for d in slow]
 
 
-def test_document_cache_hits_are_independent_copies_of_the_parsed_document() -> None:
+def test_document_cache_shares_one_read_only_tree_per_text_and_knows_its_text() -> None:
     cache = documents.DocumentCache()
     first = documents.parse_documents(CANONICAL, path="a.yaml", cache=cache)
     assert (cache.hits, cache.misses, len(cache)) == (0, 1, 1)
-    first[0].node["metadata"]["name"] = "changed"
-    first[0].node["spec"]["template"]["spec"]["containers"].append("x")
-    documents.set_key_comment(first[0].node, "metadata", "other")
     again = documents.parse_documents(CANONICAL, path="b.yaml", cache=cache)
     assert (cache.hits, cache.misses) == (1, 1)
-    assert documents.emit_documents(again) == CANONICAL
+    assert again[0].node is first[0].node and again[0] is not first[0]  # one tree, a Document each
+    assert cache.owns(first[0].node)
     assert again[0].seq_indent == documents.parse_documents(CANONICAL, path="c.yaml")[0].seq_indent
-    # what a hit returns can be changed without touching the cached document either
-    again[0].node["kind"] = "Other"
+    # an unchanged shared tree is written as the text it came from, without the emitter
+    assert cache.text_of(first[0]) == CANONICAL
+    assert documents.emit_documents(first, cache) == CANONICAL
+    # a copy is the caller's own: changing it leaves the shared tree and its text alone
+    mine = documents.copy_tree(first[0].node)
+    assert not cache.owns(mine)
+    mine["metadata"]["name"] = "changed"
+    documents.set_key_comment(mine, "metadata", "other")
+    changed = [documents.Document(mine, first[0].seq_indent)]
+    assert cache.text_of(changed[0]) is None
+    assert "name: changed" in documents.emit_documents(changed, cache)
     assert documents.emit_documents(documents.parse_documents(CANONICAL, path="d.yaml", cache=cache)) == (
         CANONICAL
     )
+    # the text is only the tree's own with the sequence indentation it was read with
+    other_indent = documents.WIDE if first[0].seq_indent == documents.COMPACT else documents.COMPACT
+    assert cache.text_of(documents.Document(first[0].node, other_indent)) is None
+    # a tree parsed without the cache is not the cache's
+    assert not cache.owns(documents.parse_documents(CANONICAL, path="e.yaml")[0].node)
 
 
 def test_document_cache_keys_on_each_document_of_a_stream() -> None:
@@ -284,6 +296,7 @@ def test_document_cache_keys_on_each_document_of_a_stream() -> None:
     docs = documents.parse_documents(two + "---\n" + one + "---\nc: 3\n", path="t.yaml", cache=cache)
     assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
     assert documents.emit_documents(docs) == two + "---\n" + one + "---\nc: 3\n"
+    assert documents.emit_documents(docs, cache) == two + "---\n" + one + "---\nc: 3\n"
     assert documents.key_comment(docs[0].node, "b") == "two"
 
 
@@ -292,8 +305,9 @@ def test_document_cache_is_bounded_and_drops_the_least_recently_used() -> None:
     for text in ("a: 1\n", "b: 1\n", "a: 1\n", "c: 1\n"):
         documents.parse_documents(text, path="x.yaml", cache=cache)
     assert len(cache) == 2
-    assert cache.get("a: 1\n") is not None  # used again before `c` came, so `b` went
-    assert cache.get("b: 1\n") is None
+    dropped = cache.get("b: 1\n")
+    kept = cache.get("a: 1\n")
+    assert kept is not None and dropped is None  # `a` was used again before `c` came, so `b` went
     by_size = documents.DocumentCache(max_chars=12)
     for text in ("a: 1\n", "bb: 1\n", "ccc: 1\n"):
         documents.parse_documents(text, path="x.yaml", cache=by_size)

@@ -90,10 +90,12 @@ def test_function_input_items_are_written_as_before(node: Any, wide: bool) -> No
     before = documents.emit_document(node) if _emits(node) else None
     expected = _reference_item(node, seq_indent, extra)
     try:
-        actual = resourcelists._item_text(node, seq_indent, extra)
+        actual, as_json = resourcelists.item_text(node, seq_indent, extra)
     except Exception as exc:
-        actual = f"error {type(exc).__name__}"
+        actual, as_json = f"error {type(exc).__name__}", False
     assert actual == expected
+    if as_json:  # known to be JSON-safe, the item is written without the check, the same
+        assert resourcelists.item_text(node, seq_indent, extra, json_safe=True) == (actual, True)
     if before is not None:
         assert documents.emit_document(node) == before  # the resource itself is left as it was
 
@@ -247,3 +249,248 @@ def test_merge_shortcut_for_untouched_subtrees_changes_nothing(
         return _snapshot(result)
 
     assert run(shortcut=True) == run(shortcut=False)
+
+
+class _CopyingCache(documents.DocumentCache):
+    """The document cache as it was before trees were shared: every reader gets a copy of its own."""
+
+    def get(self, text: str) -> documents.Document | None:
+        document = super().get(text)
+        return (
+            None
+            if document is None
+            else documents.Document(documents.copy_tree(document.node), document.seq_indent)
+        )
+
+    def put(self, text: str, document: documents.Document) -> None:
+        super().put(text, documents.Document(documents.copy_tree(document.node), document.seq_indent))
+
+    def owns(self, node: Any) -> bool:
+        return False
+
+    def text_of(self, document: documents.Document) -> str | None:
+        return None
+
+
+class _CheckedCache(documents.DocumentCache):
+    """The shared cache, remembering every instance so a test can check its trees were never changed."""
+
+    made: list[_CheckedCache] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _CheckedCache.made.append(self)
+
+    def changed_trees(self) -> list[str]:
+        return [
+            text
+            for node, text, seq_indent in self._texts.values()
+            if documents.emit_document(node, seq_indent=seq_indent) != text
+        ]
+
+
+_sides = st.sampled_from(["same", "same", "same", "respelled", "changed", "null", "missing"])
+
+
+def _resource_text(name: str, spec: Any, how: str, merge_comment: bool) -> str | None:
+    """A resource document in one package (None when this package does not have it)."""
+    if how == "missing":
+        return None
+    node = _commented(
+        {"apiVersion": "v1", "kind": "Thing", "metadata": {"name": name, "annotations": {}}, "spec": spec},
+        0,
+    )
+    if merge_comment:
+        documents.set_key_comment(node, "metadata", f"kpt-merge: /{name}")
+    node["spec"] = _variant(spec, "same" if how == "missing" else how)
+    try:
+        return documents.emit_document(node)
+    except Exception:
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    specs=st.lists(_trees, min_size=1, max_size=4),
+    sides=st.lists(st.tuples(_sides, _sides, _sides), min_size=4, max_size=4),
+    merge_comment=st.booleans(),
+)
+def test_resource_merge_with_shared_trees_gives_what_private_copies_gave(
+    specs: list[Any], sides: list[tuple[str, str, str]], merge_comment: bool
+) -> None:
+    import pytest
+
+    from porch_operator.engine import packagemerge
+    from porch_operator.errors import PorchError
+
+    packages: list[dict[str, str]] = [
+        {"Kptfile": "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: p\n"} for _ in range(3)
+    ]
+    for number, spec in enumerate(specs):
+        for package, how in zip(packages, sides[number], strict=True):
+            text = _resource_text(f"r{number}", spec, how, merge_comment)
+            if text is not None:
+                path = f"file-{number % 2}.yaml"
+                package[path] = package[path] + "---\n" + text if path in package else text
+
+    def run(cache_class: type[documents.DocumentCache]) -> Any:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(documents, "DocumentCache", cache_class)
+            try:
+                return packagemerge.resource_merge(*packages)
+            except PorchError as exc:
+                return ("error", type(exc).__name__, str(exc))
+
+    _CheckedCache.made.clear()
+    shared = run(_CheckedCache)
+    assert shared == run(_CopyingCache)
+    assert [cache.changed_trees() for cache in _CheckedCache.made] == [[]]
+
+
+_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(node=_resources, text=_texts)
+def test_json_lines_hold_what_the_standard_writer_writes(node: Any, text: str) -> None:
+    import json
+
+    node["metadata"]["annotations"]["text"] = text
+    line = documents.json_line(node)
+    if line is None:
+        return
+    reference = json.dumps(node, ensure_ascii=True, check_circular=False)
+    assert json.loads(line, object_pairs_hook=list) == json.loads(reference, object_pairs_hook=list)
+    # no raw control characters or line breaks of any YAML version, and no surrogate-pair escapes (go-yaml
+    # refuses them): every YAML reader reads the line as the data
+    assert not documents._YAML_UNSAFE.search(line) and "\n" not in line and "\\ud8" not in line
+    import yaml
+    import yaml_rs
+
+    data = json.loads(reference)
+    assert yaml.safe_load(line) == data
+    assert yaml_rs.loads("x: " + line, parse_datetime=False)["x"] == data
+
+
+def _reference_seq_indent(text: str) -> str:
+    """`documents.detect_seq_indent` as it was written line by line."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        prefix, dash, _ = line.partition("- ")
+        if not dash or prefix.strip(" "):
+            continue
+        key_line = next(
+            (
+                above.split("#", 1)[0]
+                for above in reversed(lines[:index])
+                if not above.strip(" ").startswith("#")
+            ),
+            None,
+        )
+        if key_line is None:
+            continue
+        trimmed = key_line.strip(" ")
+        if trimmed.count(":") != 1 or not trimmed.endswith(":"):
+            continue
+        key_indent = len(key_line) - len(key_line.lstrip(" "))
+        if len(prefix) == key_indent:
+            return documents.COMPACT
+        if len(prefix) - key_indent == 2:
+            return documents.WIDE
+    return documents.COMPACT
+
+
+def _reference_split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
+    """`documents._split_comments` as it was written line by line, plus the one-space check after it."""
+    blocks = ("|", "|-", "|+", ">", ">-", ">+")
+    lines = chunk.split("\n")
+    comments: dict[int, str] = {}
+    block_indent: int | None = None
+    for index, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if block_indent is not None:
+            if not stripped or indent > block_indent:
+                continue
+            block_indent = None
+        if "#" in line:
+            if stripped.startswith("#"):
+                return None
+            position = line.find(" #")
+            if position >= 0:
+                if "'" in line[:position] or '"' in line[:position]:
+                    return None
+                before = line[:position].rstrip(" ")
+                if before.endswith(blocks):
+                    return None
+                comments[index] = line[position + 1 :]
+                lines[index] = before
+        if lines[index].endswith(blocks):
+            block_indent = indent
+    if any(chunk.split("\n")[i] != lines[i] + " " + text for i, text in comments.items()):
+        return None
+    return "\n".join(lines), comments
+
+
+_yaml_lines = st.lists(
+    st.sampled_from(
+        [
+            "a:",
+            "a: 1",
+            "  b:",
+            "- x",
+            "  - x",
+            "    - y",
+            "# c",
+            "  # c",
+            "a: 1 # c",
+            "a: 1  # c",
+            "a: |",
+            "a: | # c",
+            "  text # not a comment",
+            "a: '#' # c",
+            'a: "x" # c',
+            "url: http://h/#x",
+            "",
+            " ",
+            "a: >-",
+            "  - b: 1 # c",
+            "k: v#",
+            "#",
+            "a: x #",
+            "- - x",
+        ]
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(lines=_yaml_lines, newline=st.booleans())
+def test_sequence_indentation_and_comments_are_found_as_before(lines: list[str], newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if newline else "")
+    assert documents.detect_seq_indent(text) == _reference_seq_indent(text)
+    assert documents._split_comments(text) == _reference_split_comments(text)
+
+
+_plain_values = st.recursive(
+    st.one_of(
+        st.sampled_from(["x", "y", "0644", ""]), st.integers(-2, 2), st.booleans(), st.none(), st.floats()
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.one_of(_keys, st.integers(0, 2)), children, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(old=_trees, new=_plain_values)
+def test_a_fold_into_a_json_safe_tree_reports_what_it_added(old: Any, new: Any) -> None:
+    """What render relies on to skip the JSON check: the folded tree is safe exactly when what it took is."""
+    if not documents.json_safe(old):
+        return
+    inserted: list[Any] = []
+    result = trees.reconcile(documents.copy_tree(old), documents.copy_tree(new), inserted)
+    assert documents.json_safe(result) == all(map(documents.json_safe, inserted))

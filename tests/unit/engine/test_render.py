@@ -305,3 +305,44 @@ async def test_runtime_protocol_objects() -> None:
     assert FunctionTarget(exec_path="./fn", args=("--x",)).display_name == "./fn --x"
     output: FunctionOutput = FunctionResponse(resource_list=b"x")
     assert output.log == b""
+
+
+async def test_values_a_function_adds_decide_how_the_next_function_gets_the_resource() -> None:
+    """A resource goes to functions as a JSON line only while JSON keeps everything about it.
+
+    Once a function adds a float (which JSON writes differently from YAML) it goes as block YAML, and the
+    float's spelling survives; a resource that only gained strings stays JSON.
+    """
+    seen: list[bytes] = []
+
+    def add(value: Any) -> Any:
+        def change(resource_list: dict[str, Any]) -> None:
+            for item in resource_list["items"]:
+                if item["metadata"]["name"] == "a":
+                    item["data"]["added"] = value
+
+        inner = json_function(change)
+
+        def run(data: bytes) -> bytes:
+            seen.append(data)
+            return inner(data)
+
+        return run
+
+    runtime = InProcessRuntime(
+        {"example.com/float": add(1e-07), "example.com/text": add("text"), "example.com/look": add("x")}
+    )
+    pipeline = "".join(f"  - image: example.com/{name}\n" for name in ("text", "float", "look"))
+    pipeline = "  mutators:\n" + pipeline
+    package = PackageResources(
+        {"Kptfile": kptfile(pipeline), "a.yaml": CM.format(name="a"), "b.yaml": CM.format(name="b")}
+    )
+    result = await render.render(package, runtime=runtime)
+    assert result.ok, result.error
+    second, third = seen[1].decode(), seen[2].decode()
+    assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"' in second  # gained a string: JSON
+    assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"' not in third  # gained a float
+    assert "    added: 1.0e-07\n" in third
+    assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"' in third
+    assert "  added: 1.0e-07\n" not in result.resources["a.yaml"]  # the last function replaced it
+    assert "  added: x\n" in result.resources["a.yaml"]
