@@ -33,7 +33,7 @@ import math
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, Final, Literal, TypeVar, cast
 
 import yaml
@@ -576,6 +576,10 @@ def _literal_lines(value: str, indent: int) -> list[str]:
     return lines
 
 
+# Scalars written inline by their `_scalar_text`: kept spellings and quoted strings.
+_STYLED_SCALARS: Final = frozenset({RawPlain, DoubleQuotedScalarString, SingleQuotedScalarString})
+
+
 class _FastEmitter:
     """Writes block-style YAML for plain trees exactly as the configured ruamel.yaml dumper would."""
 
@@ -632,15 +636,26 @@ class _FastEmitter:
         self, node: dict[Any, Any], indent: int, first_prefix: str | None = None, inherited: Any = None
     ) -> None:
         plain = type(node) is dict
-        if not plain:
+        # Keys of a `CommentedMap` that carry no comment are written inline like a plain dict's; after the
+        # check below such a map has no merged keys, so its own (ordered) items are read directly.
+        items: Iterable[tuple[Any, Any]]
+        commented: dict[Any, Any] | None = None
+        if plain:
+            items = node.items()
+        else:
             self._check_container(node, inherited)
+            if type(node) is CommentedMap:
+                items = OrderedDict.items(node)
+                commented = node.ca.items
+            else:
+                items = node.items()
         pad = " " * indent
         prefix = pad if first_prefix is None else first_prefix
         out, where = self.out, self.where
-        for key, value in node.items():
+        for key, value in items:
             head = prefix + (_str_key_text(key) if type(key) is str else _other_key_text(key)) + ":"
             prefix = pad
-            if plain:
+            if plain or (commented is not None and key not in commented):
                 # The common lines, written here directly: a key with a string (not a literal block), an
                 # integer, a boolean or null; `_scalar_text` and `entry` write them the same way.
                 kind = type(value)
@@ -659,6 +674,9 @@ class _FastEmitter:
                     line = head + (" true" if value else " false")
                 elif value is None:
                     line = head
+                elif kind in _STYLED_SCALARS:
+                    text = _scalar_text(value)
+                    line = head + " " + text if text else head
                 elif (kind is dict or kind is list) and value:
                     out.append(head)
                     if where is not None:

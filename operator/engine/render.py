@@ -72,7 +72,7 @@ class RenderResult:
         return fnresults.RenderStatus(result=self.results, error=self.error)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     """A resource in flight: its tree, the file it lives in (relative to its package) and its position."""
 
@@ -142,7 +142,8 @@ class _Renderer:
             if pkg:
                 self.children[resources.parent_package(pkg, self.packages)].append(pkg)
         self.input_files: set[str] = set()
-        self.valid_paths: set[str] = set()  # paths of function output already validated
+        # (package, path annotation) of function output already validated -> the path, cleaned
+        self.placed: dict[tuple[str, str], str] = {}
         self.results: list[fnresults.FunctionResult] = []
 
     # -- driving
@@ -353,7 +354,9 @@ class _Renderer:
         taken: set[tuple[str, str, int]] = set()
         pending_default: list[tuple[_Item, str]] = []
         for position, raw in enumerate(raw_items):
-            resourcelists.check_krm(raw, f"Item {position + 1} of the output of {what}")
+            problem = resourcelists.krm_problem(raw)
+            if problem is not None:
+                raise InvalidSpec(f"Item {position + 1} of the output of {what} {problem}")
             source = _source_item(raw, chosen)
             item = self._place(pkg, raw, source, what)
             resourcelists.strip_internal(raw, drop_empty=False)
@@ -399,14 +402,16 @@ class _Renderer:
             owner = source.package if source else pkg
         if not path:
             path = _default_path(node)
-        path = _clean(path)
-        root_path = resources.join(owner, path)
-        if root_path not in self.valid_paths:
+        placed = self.placed.get((owner, path))
+        if placed is None:
+            cleaned = _clean(path)
+            root_path = resources.join(owner, cleaned)
             try:
                 resources.validate_path(root_path)
             except InvalidSpec as exc:
                 raise InvalidSpec(f"The {what} placed a resource outside the package: {exc}") from exc
-            self.valid_paths.add(root_path)
+            placed = self.placed[(owner, path)] = cleaned
+        path = placed
         seq_indent = resourcelists.annotation_in(annotations, resourcelists.SEQ_INDENT)
         indent: documents.SeqIndent = (
             documents.WIDE

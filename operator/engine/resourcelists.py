@@ -120,7 +120,7 @@ def item_text(
     if (
         type(node) is CommentedMap
         and not getattr(node, merge_attrib, None)
-        and documents.json_ready_root(node)
+        and (json_safe or documents.json_ready_root(node))  # known safe: its root was checked before
     ):
         # JSON keeps no comments: a plain copy of the root writes the same line as the ruamel.yaml map, and
         # is copied, checked and written at C speed.
@@ -171,23 +171,32 @@ def parse_output(
 
 def check_krm(node: Any, where: str) -> None:
     """Raise `InvalidSpec` unless `node` is a KRM resource (apiVersion, kind and metadata.name set)."""
+    problem = krm_problem(node)
+    if problem is not None:
+        raise InvalidSpec(f"{where} {problem}")
+
+
+def krm_problem(node: Any) -> str | None:
+    """Why `node` is not a KRM resource (to follow a description of it in a message), or None when it is."""
     if not isinstance(node, dict):
-        raise InvalidSpec(f"{where} is not a KRM resource: it is not a mapping.")
+        return "is not a KRM resource: it is not a mapping."
     for key in ("apiVersion", "kind"):
-        if not isinstance(node.get(key), str) or not node.get(key):
-            raise InvalidSpec(f"{where} is not a KRM resource: it has no `{key}`.")
+        value = node.get(key)
+        if not value or not isinstance(value, str):
+            return f"is not a KRM resource: it has no `{key}`."
     metadata = node.get("metadata")
     if not isinstance(metadata, dict):
-        raise InvalidSpec(f"{where} is not a KRM resource: it has no `metadata`.")
+        return "is not a KRM resource: it has no `metadata`."
     name = metadata.get("name")
     if name is None or isinstance(name, dict | list) or str(name) == "":
-        raise InvalidSpec(f"{where} is not a KRM resource: it has no `metadata.name`.")
+        return "is not a KRM resource: it has no `metadata.name`."
     annotations = metadata.get("annotations")
     if annotations is not None and not isinstance(annotations, dict):
-        raise InvalidSpec(f"{where} has `metadata.annotations` that is not a mapping.")
+        return "has `metadata.annotations` that is not a mapping."
     labels = metadata.get("labels")
     if labels is not None and not isinstance(labels, dict):
-        raise InvalidSpec(f"{where} has `metadata.labels` that is not a mapping.")
+        return "has `metadata.labels` that is not a mapping."
+    return None
 
 
 def annotation(node: Any, key: str) -> str | None:
@@ -217,8 +226,13 @@ def strip_internal(node: Any, *, drop_empty: bool) -> None:
     annotations = metadata.get("annotations")
     if not isinstance(annotations, dict):
         return
-    for key in [k for k in annotations if k in INTERNAL_ANNOTATIONS]:
-        _delete(annotations, key)
+    if type(annotations) is dict:
+        pop = annotations.pop
+        for key in INTERNAL_ANNOTATIONS:
+            pop(key, None)
+    else:
+        for key in [k for k in annotations if k in INTERNAL_ANNOTATIONS]:
+            _delete(annotations, key)
     if drop_empty and not annotations:
         _delete(metadata, "annotations")
 
