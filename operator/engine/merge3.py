@@ -216,15 +216,33 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
         for source in (dest, original, updated)
     )
     for name in names:
-        value = _walk(
-            _field(dest, name, dest_str),
-            _field(original, name, original_str),
-            _field(updated, name, updated_str),
-            (*path, name),
-            context,
-        )
+        local = _field(dest, name, dest_str)
+        old = _field(original, name, original_str)
+        new = _field(updated, name, updated_str)
+        # What the walk and `_set_field` would do, without them; only with string keys (keys that are not
+        # strings may print alike, and `_set_field` may then pick another key than `_field` found).
+        if dest_str and _scalar_kept(local, old, new):
+            continue
+        value = _walk(local, old, new, (*path, name), context)
         _set_field(dest, name, value, dest_str)
     return dest
+
+
+def _scalar_kept(local: Any, old: Any, new: Any) -> bool:
+    """Whether a field is a scalar upstream left exactly as it was, so the walk keeps the local one in place.
+
+    Upstream's two values have the same type and value (so the same spelling), neither side is null (nulls
+    clear), and the local value is a scalar too (a map or list there would be a kind mismatch).
+    """
+    kind = type(new)
+    return (
+        kind is type(old)
+        and kind in _EXACT_SCALARS
+        and type(local) in _EXACT_SCALARS
+        and new == old
+        and not _is_tagged_null(new)
+        and not _is_tagged_null(local)
+    )
 
 
 def _field(node: Any, name: str, str_keys: bool = False) -> Any:

@@ -357,8 +357,9 @@ class _Renderer:
             problem = resourcelists.krm_problem(raw)
             if problem is not None:
                 raise InvalidSpec(f"Item {position + 1} of the output of {what} {problem}")
-            source = _source_item(raw, chosen)
-            item = self._place(pkg, raw, source, what)
+            annotations = resourcelists.annotations_of(raw)
+            source = _source_item(annotations, chosen)
+            item = self._place(pkg, raw, annotations, source, what)
             resourcelists.strip_internal(raw, drop_empty=False)
             resourcelists.ensure_annotations(raw)
             if source is not None:
@@ -388,8 +389,10 @@ class _Renderer:
             taken.add((item.package, item.path, index))
         return accepted
 
-    def _place(self, pkg: str, node: Any, source: _Item | None, what: str) -> _Item:
-        annotations = resourcelists.annotations_of(node)
+    def _place(
+        self, pkg: str, node: Any, annotations: dict[Any, Any], source: _Item | None, what: str
+    ) -> _Item:
+        """Where an output resource goes; `annotations` are its own (`resourcelists.annotations_of`)."""
         internal = resourcelists.annotation_in(annotations, resourcelists.PATH)
         legacy = resourcelists.annotation_in(annotations, resourcelists.LEGACY_PATH)
         path = _pick(internal, legacy, source.path if source else None)
@@ -458,8 +461,8 @@ def _pick(internal: str | None, legacy: str | None, original: str | None) -> str
     return internal if internal is not None else legacy if legacy is not None else original
 
 
-def _source_item(node: Any, chosen: list[_Item]) -> _Item | None:
-    annotations = resourcelists.annotations_of(node)
+def _source_item(annotations: dict[Any, Any], chosen: list[_Item]) -> _Item | None:
+    """The input item an output resource came from, by the id annotation kpt gave it (its annotations)."""
     for key in (resourcelists.ID, resourcelists.LEGACY_ID):
         value = resourcelists.annotation_in(annotations, key)
         if value is not None and value.isdigit() and int(value) < len(chosen):

@@ -73,8 +73,7 @@ def with_annotations(node: Any, extra: Mapping[str, str]) -> Any:
     new_metadata = metadata.copy() if isinstance(metadata, dict) else {}
     annotations = new_metadata.get("annotations")
     new_annotations = annotations.copy() if isinstance(annotations, dict) else {}
-    for key, value in extra.items():
-        new_annotations[key] = value
+    new_annotations.update(extra)
     new_metadata["annotations"] = new_annotations
     copied = node.copy()
     copied["metadata"] = new_metadata

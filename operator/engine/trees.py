@@ -99,8 +99,9 @@ def reconcile(old: Any, new: Any, inserted: list[Any] | None = None) -> Any:
         # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
         lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
         contains, get = lookup.__contains__, lookup.__getitem__
-        for key in [k for k in lookup.keys(old) if k not in new]:
-            delete_key(old, key)
+        if not lookup.keys(old) <= new.keys():  # functions seldom delete keys: test before listing them
+            for key in [k for k in lookup.keys(old) if k not in new]:
+                delete_key(old, key)
         for key, value in new.items():
             if contains(old, key):
                 current = get(old, key)

@@ -229,7 +229,7 @@ def _variant(tree: Any, how: str) -> Any:
 
 @settings(max_examples=500, deadline=None)
 @given(tree=_trees, dest_how=_variants, original_how=_variants, updated_how=_variants)
-def test_merge_shortcut_for_untouched_subtrees_changes_nothing(
+def test_merge_shortcuts_for_untouched_subtrees_and_scalars_change_nothing(
     tree: Any, dest_how: str, original_how: str, updated_how: str
 ) -> None:
     from porch_operator.engine import merge3
@@ -237,15 +237,16 @@ def test_merge_shortcut_for_untouched_subtrees_changes_nothing(
 
     def run(shortcut: bool) -> Any:
         sides = [_variant(tree, how) for how in (dest_how, original_how, updated_how)]
-        saved = merge3._untouched
+        saved = merge3._untouched, merge3._scalar_kept
         if not shortcut:
             merge3._untouched = lambda *_: False  # type: ignore[assignment]
+            merge3._scalar_kept = lambda *_: False  # type: ignore[assignment]
         try:
             result = merge3.merge(*(side if isinstance(side, dict) else {"v": side} for side in sides))
         except InvalidSpec as exc:
             return ("error", str(exc))
         finally:
-            merge3._untouched = saved  # type: ignore[assignment]
+            merge3._untouched, merge3._scalar_kept = saved  # type: ignore[assignment]
         return _snapshot(result)
 
     assert run(shortcut=True) == run(shortcut=False)
