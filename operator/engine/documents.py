@@ -1375,18 +1375,9 @@ def json_line(node: Any) -> str | None:
     comments (other than kpt's `metadata: # kpt-merge` comment, which no function uses and which stays in our
     own tree), verbatim spellings such as `0644`, or floats keep the YAML form.
     """
-    if not _json_safe(node):
+    if not json_safe(node):
         return None
     return json_text(node)
-
-
-def json_safe(node: Any) -> bool:
-    """Whether `json_line` writes this tree (or a value inside a tree) as JSON.
-
-    It does unless the tree holds comments other than kpt's merge comment, verbatim spellings, floats or keys
-    other than strings.
-    """
-    return _json_safe(node)
 
 
 def json_text(node: Any) -> str:
@@ -1425,7 +1416,7 @@ def _orjson_default(value: Any) -> Any:
     Maps go through their own `items()` (a `CommentedMap`'s order is its own, not its storage's).
     """
     if isinstance(value, str):
-        return str(value)  # `_json_safe` let no verbatim spelling (`RawPlain`) through
+        return str(value)  # `json_safe` let no verbatim spelling (`RawPlain`) through
     if isinstance(value, bool | int):
         return int(value)
     if isinstance(value, dict):
@@ -1442,18 +1433,22 @@ _JSON_SCALARS: Final = frozenset(
 )
 
 
-def _json_safe(node: Any) -> bool:
-    """`_json_checked` for the common case of plain containers; other nodes are left to it."""
+def json_safe(node: Any) -> bool:
+    """Whether `json_line` writes this tree (or a value inside a tree) as JSON.
+
+    It does unless the tree holds comments other than kpt's merge comment, verbatim spellings, floats or keys
+    other than strings. `_json_checked` for the common case of plain containers; other nodes are left to it.
+    """
     kind = type(node)
     if kind is list:
-        return all(type(value) in _JSON_SCALARS or _json_safe(value) for value in node)
+        return all(type(value) in _JSON_SCALARS or json_safe(value) for value in node)
     if kind is CommentedMap and not _only_merge_comment(node):
         return False
     if kind is dict or kind is CommentedMap:
         for key, value in node.items():
             if type(key) is not str:
                 return _json_checked(node)
-            if type(value) not in _JSON_SCALARS and not _json_safe(value):
+            if type(value) not in _JSON_SCALARS and not json_safe(value):
                 return False
         return True
     return _json_checked(node)

@@ -439,4 +439,4 @@ _json_trees = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(tree=_json_trees)
 def test_quick_json_check_agrees_with_the_full_one(tree: object) -> None:
-    assert documents._json_safe(tree) == documents._json_checked(tree)
+    assert documents.json_safe(tree) == documents._json_checked(tree)
