@@ -3,11 +3,12 @@
 Times on a shared virtual machine move by a factor of two from one minute to the next; the number of
 instructions does not (it changes by well under 1 % between runs), so it is the figure to compare two versions
 of the engine with. Each operation is run under valgrind's callgrind once and twice after a warm-up in fresh
-processes, and the difference is printed: imports, set-up and the warm-up cancel out. The render's functions
-answer from a replay of their first answers, so their own work is not counted. Needs `valgrind`; takes
+processes, and the difference is printed: imports, set-up and the warm-up cancel out. The renders' functions
+(bench_engine's builtin pipeline for `render`, its functions answering block YAML for `render-yaml`) answer
+from a replay of their first answers, so their own work is not counted. Needs `valgrind`; takes
 several minutes (callgrind runs programs about fifty times slower).
 
-    PYTHONPATH=hack .venv/bin/python hack/bench/engine_instructions.py [render|merge ...]
+    PYTHONPATH=hack .venv/bin/python hack/bench/engine_instructions.py [render|render-yaml|merge ...]
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import bench_engine
 from bench.machine import describe, figure
 
-OPERATIONS = ("render", "merge")
+OPERATIONS = ("render", "render-yaml", "merge")
 
 
 class _Replay:
     """The bench's in-process functions, each answer computed once and then replayed."""
 
-    def __init__(self) -> None:
-        self.functions = bench_engine.TrivialFunctions()
+    def __init__(self, functions: bench_engine.BuiltinFunctions | bench_engine.TrivialFunctions) -> None:
+        self.functions = functions
         self.answers: dict[tuple[str | None, bytes], object] = {}
 
     async def evaluate(self, function: object, resource_list: bytes) -> object:
@@ -46,9 +47,12 @@ def run(operation: str, times: int) -> None:
     from porch_operator.engine import packagemerge, render
     from porch_operator.engine.resources import PackageResources
 
-    if operation == "render":
-        files = PackageResources(bench_engine.package())
-        runtime = _Replay()
+    if operation in ("render", "render-yaml"):
+        builtin = operation == "render"
+        files = PackageResources(
+            bench_engine.package(kptfile=bench_engine.BUILTIN_KPTFILE) if builtin else bench_engine.package()
+        )
+        runtime = _Replay(bench_engine.BuiltinFunctions() if builtin else bench_engine.TrivialFunctions())
         for _ in range(times + 1):
             result = asyncio.run(render.render(files, runtime=runtime))  # type: ignore[arg-type]
             assert result.ok, result.error

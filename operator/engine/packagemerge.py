@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from porch_operator.engine import documents, merge3, mergekeys, resourcelists, resources, trees
+from porch_operator.engine.gcdefer import collector_paused
 from porch_operator.engine.kptfile import TOP_LEVEL_ORDER, Kptfile, set_key
 from porch_operator.engine.resources import KPTFILE, PackageResources
 from porch_operator.errors import Conflict, InvalidSpec
@@ -154,14 +155,15 @@ def resource_merge(
     local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
 ) -> dict[str, str]:
     """kpt's resource-merge: three-way merge of resources, Kptfiles and plain files, package by package."""
-    cache = documents.DocumentCache()
-    result, old, new = (_Source(p, cache) for p in (local, original, updated))
-    for source in (result, old, new):
-        source.add_merge_keys()
-    for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:
-        _update_package(result, old, new, pkg)
-    result.add_merge_keys()
-    return result.files
+    with collector_paused():  # three packages of trees, built in one go (`gcdefer`)
+        cache = documents.DocumentCache()
+        result, old, new = (_Source(p, cache) for p in (local, original, updated))
+        for source in (result, old, new):
+            source.add_merge_keys()
+        for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:
+            _update_package(result, old, new, pkg)
+        result.add_merge_keys()
+        return result.files
 
 
 def _update_package(result: _Source, old: _Source, new: _Source, pkg: str) -> None:

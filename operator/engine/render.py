@@ -35,6 +35,7 @@ from ruamel.yaml.comments import CommentedBase
 
 from porch_operator.engine import documents, resourcelists, resources, selection, trees
 from porch_operator.engine import results as fnresults
+from porch_operator.engine.gcdefer import collector_paused
 from porch_operator.engine.kptfile import Function, Kptfile
 from porch_operator.engine.ports import FunctionRuntime, FunctionTarget
 from porch_operator.engine.resources import KPTFILE, PackageResources
@@ -150,18 +151,22 @@ class _Renderer:
     # ----------------------------------------------------------------------------------------------
 
     async def run(self) -> RenderResult:
-        local = {pkg: self._local_items(pkg) for pkg in self.packages}
+        # The cyclic collector is paused for each stretch of tree building between awaits (`gcdefer`).
+        with collector_paused():
+            local = {pkg: self._local_items(pkg) for pkg in self.packages}
         try:
             items = await self._hydrate("", local)
         except _FunctionFailure as failure:
             result_list = fnresults.FunctionResultList(items=tuple(self.results), exit_code=1)
             if self.kptfiles[""].save_on_render_failure:
-                partial = self._write(failure.partial, prune=False)
+                with collector_paused():
+                    partial = self._write(failure.partial, prune=False)
                 return RenderResult(
                     resources=partial, results=result_list, error=failure.message, partial=True
                 )
             return RenderResult(resources=self.package, results=result_list, error=failure.message)
-        rendered = self._write(items, prune=True)
+        with collector_paused():
+            rendered = self._write(items, prune=True)
         return RenderResult(
             resources=rendered, results=fnresults.FunctionResultList(items=tuple(self.results))
         )
@@ -278,20 +283,8 @@ class _Renderer:
     ) -> list[_Item]:
         target = self._target(function)
         config = self._function_config(pkg, function, context)
-        texts = []
-        for number, item in enumerate(chosen):
-            annotations = resourcelists.function_input_annotations(
-                path=item.path,
-                index=item.index,
-                item_id=number,
-                seq_indent=item.seq_indent,
-                package_path="/" + item.package,
-            )
-            text, item.json_safe = resourcelists.item_text(
-                item.node, item.seq_indent, annotations, json_safe=item.json_safe
-            )
-            texts.append(text)
-        payload = resourcelists.build(texts, config)
+        with collector_paused():
+            payload = self._payload(chosen, config)
         result_image, result_exec = (target.image, None) if target.image else (None, function.exec)
         what = f"function {function.display_name!r} of package {_pkg_name(pkg)}"
         try:
@@ -308,18 +301,37 @@ class _Renderer:
             raise
         stderr = response.log.decode("utf-8", "replace")
         try:
-            raw_items, raw_results = resourcelists.parse_output(
-                response.resource_list,
-                what=what,
-                sent_comments=documents.comment_texts(payload.decode("utf-8")),
-            )
-            result_items = fnresults.normalise_results(raw_results)
-            output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
+            with collector_paused():
+                raw_items, raw_results = resourcelists.parse_output(
+                    response.resource_list,
+                    what=what,
+                    sent_comments=documents.comment_texts(payload.decode("utf-8")),
+                )
+                result_items = fnresults.normalise_results(raw_results)
+                output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
         except InvalidSpec as exc:
             self._record(result_image, result_exec, 1, stderr, ())
             raise _FunctionFailure(str(exc), context) from None
         self._record(result_image, result_exec, 0, stderr, result_items)
         return output
+
+    @staticmethod
+    def _payload(chosen: list[_Item], config: Any) -> bytes:
+        """The input ResourceList for `chosen`, each item with kpt's annotations (its id: its position)."""
+        texts = []
+        for number, item in enumerate(chosen):
+            annotations = resourcelists.function_input_annotations(
+                path=item.path,
+                index=item.index,
+                item_id=number,
+                seq_indent=item.seq_indent,
+                package_path="/" + item.package,
+            )
+            text, item.json_safe = resourcelists.item_text(
+                item.node, item.seq_indent, annotations, json_safe=item.json_safe
+            )
+            texts.append((text, item.json_safe))
+        return resourcelists.build(texts, config)
 
     def _record(
         self,

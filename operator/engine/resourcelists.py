@@ -5,14 +5,16 @@ adds: path, index, id, seqindent, package-path, in both their current `internal.
 optional `functionConfig`. Its output has `items` and optionally `results`.
 
 Items without comments of their own are written as one line of JSON (valid YAML, written at C speed); the
-others as block YAML with the sequence indentation of their file, indented into the list. Used only by
-`render`.
+others as block YAML with the sequence indentation of their file, indented into the list. When every item
+goes as JSON, so does the whole list: JSON is YAML to every function, and a function that answers in JSON
+(the fnrunner's builtins answer in the format they were given) is read back several times faster than YAML.
+Used only by `render`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ruamel.yaml.comments import CommentedMap, merge_attrib
@@ -87,13 +89,26 @@ def _indent_item(text: str) -> str:
     return "\n".join(out)
 
 
-def build(item_texts: Iterable[str], function_config: Any | None) -> bytes:
-    """A ResourceList from its items, each written by `item_text`, and a functionConfig."""
+_JSON_HEAD: Final = f'{{"apiVersion":"{API_VERSION}","kind":"{KIND}","items":['
+
+
+def build(items: Sequence[tuple[str, bool]], function_config: Any | None) -> bytes:
+    """A ResourceList from its items, each as `item_text` wrote it, and a functionConfig.
+
+    When every item and the functionConfig can go as JSON, the whole list is one JSON document: a function
+    reads it as it reads YAML, and one that answers in the format it was given (the fnrunner's builtins do)
+    is read back at JSON speed. Otherwise the list is block YAML with the JSON items as flow lines in it.
+    """
+    config_line = None if function_config is None else documents.json_line(function_config)
+    if (function_config is None or config_line is not None) and all(as_json for _, as_json in items):
+        text = _JSON_HEAD + ",".join(item for item, _ in items) + "]"
+        if config_line is not None:
+            text += ',"functionConfig":' + config_line
+        return (text + "}\n").encode("utf-8")
     parts = [f"apiVersion: {API_VERSION}", f"kind: {KIND}"]
-    texts = list(item_texts)
-    if texts:
+    if items:
         parts.append("items:")
-        parts.extend(texts)
+        parts.extend(("- " + item) if as_json else _indent_item(item) for item, as_json in items)
     else:
         parts.append("items: []")
     if function_config is not None:
@@ -111,6 +126,9 @@ def item_text(
 ) -> tuple[str, bool]:
     """An item of the input list, `with_annotations(node, extra)`, and whether it was written as JSON.
 
+    The text is one line of JSON, or a block YAML document when JSON would lose something (`build` puts
+    either into the list).
+
     `node` itself is not changed. `json_safe=True` says the tree is known to be writable as JSON (an
     earlier call said so, and the tree has changed since only by values that `documents.json_safe` accepts):
     the tree is then written without being checked again.
@@ -125,12 +143,12 @@ def item_text(
         # is copied, checked and written at C speed.
         line = write(with_annotations(dict(OrderedDict.items(node)), extra))
         if line is not None:
-            return "- " + line, True
+            return line, True
     annotated = with_annotations(node, extra)
     line = write(annotated)
     if line is not None:
-        return "- " + line, True
-    return _indent_item(documents.emit_document(annotated, seq_indent=_seq(seq_indent))), False
+        return line, True
+    return documents.emit_document(annotated, seq_indent=_seq(seq_indent)), False
 
 
 def _seq(value: str) -> documents.SeqIndent:

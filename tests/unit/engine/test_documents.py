@@ -395,6 +395,75 @@ def test_deep_function_output_is_still_refused(text: str) -> None:
         documents.load_function_output(text, what="test")
 
 
+def _nested(tree: object, levels: int, kind: str) -> object:
+    for _ in range(levels):
+        tree = [tree] if kind == "list" else {"k[": tree}
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tree=_trees,
+    levels=st.integers(0, 130),
+    kind=st.sampled_from(["list", "map"]),
+    ascii_only=st.booleans(),
+    compact=st.booleans(),
+)
+def test_the_json_bound_on_depth_and_size_holds(
+    tree: object, levels: int, kind: str, ascii_only: bool, compact: bool
+) -> None:
+    """What `_json_bounds_shape` assumes of JSON output: it says yes only within the limits, and always
+    within half the depth limit, whatever quotes, escapes and brackets the strings hold."""
+    import json
+
+    deep = _nested(tree, levels, kind)
+    separators = (",", ":") if compact else (", ", ": ")
+    text = json.dumps(deep, ensure_ascii=ascii_only, separators=separators)
+    depth, count = _depth_and_count(deep)
+    within = documents._json_bounds_shape(text)
+    if within:
+        assert depth <= documents.MAX_DEPTH and count <= documents.MAX_NODES
+    if depth < documents.MAX_DEPTH // 2:
+        assert within
+    if depth > documents.MAX_DEPTH:
+        with pytest.raises(InvalidSpec, match="nested more than 100 levels"):
+            documents.load_function_output(text, what="test")
+    else:
+        assert documents.load_function_output(text, what="test") == deep
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":' + "[" * 101 + "]" * 101 + "}",
+        '{"a":' * 101 + "1" + "}" * 101,
+        '{"a":' * 101 + '"[x] {y} \\" \\\\"' + "}" * 101,  # brackets, an escape and a quote in the string
+        "[" * 60 + "{}" + "]" * 60,  # within the limits, but only a walk can tell
+    ],
+)
+def test_deep_json_function_output_is_refused(text: str) -> None:
+    if text.startswith("[["):
+        assert not documents._json_bounds_shape(text)
+        assert documents.load_function_output(text, what="test") is not None
+        return
+    with pytest.raises(InvalidSpec, match="nested more than 100 levels"):
+        documents.load_function_output(text, what="test")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 123456789012345678901234567890}',  # beyond 64 bits: orjson refuses, YAML reads it
+        '{a: [b, c], "d": 1}',  # flow YAML that is not JSON
+        '{"a": NaN}',
+        '{"k": "v", "k2": [{"x": 1.5}]}',
+    ],
+)
+def test_function_output_that_starts_like_json_reads_as_yaml_reads_it(text: str) -> None:
+    """JSON is read by orjson, anything else that starts with a brace by the YAML readers, as before."""
+    assert documents.load_function_output(text, what="test") == documents._fast_load_output(text)
+
+
 def test_function_output_within_the_limits_is_accepted_without_a_walk() -> None:
     text = "items:\n" + "".join(f"- name: n{i}\n  data:\n    k: v\n" for i in range(1000))
     assert documents._text_bounds_shape(text)

@@ -1,7 +1,8 @@
 """The engine's shortcuts give exactly what the plain code they stand for gives.
 
 Function input: items whose root is a ruamel.yaml map are written from a plain copy of the root; the
-reference is `json_line(with_annotations(...))`, else block YAML, as the ResourceList was always built.
+reference is `json_line(with_annotations(...))`, else block YAML, as the ResourceList was always built; a list
+sent as one JSON document reads as the YAML list with the same items.
 Fold: `trees.reconcile` skips equal values of plain types and reads ruamel.yaml maps through `dict`; the
 reference is the straightforward recursion it replaced. Both are compared on random trees that carry comments,
 styled and verbatim scalars.
@@ -72,12 +73,11 @@ def _reference_item(node: Any, seq_indent: str, extra: dict[str, str]) -> str:
     annotated = resourcelists.with_annotations(node, extra)
     line = documents.json_line(annotated)
     if line is not None:
-        return "- " + line
+        return line
     try:
-        text = documents.emit_document(annotated, seq_indent=resourcelists._seq(seq_indent))
+        return documents.emit_document(annotated, seq_indent=resourcelists._seq(seq_indent))
     except Exception as exc:
         return f"error {type(exc).__name__}"
-    return resourcelists._indent_item(text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -98,6 +98,42 @@ def test_function_input_items_are_written_as_before(node: Any, wide: bool) -> No
         assert resourcelists.item_text(node, seq_indent, extra, json_safe=True) == (actual, True)
     if before is not None:
         assert documents.emit_document(node) == before  # the resource itself is left as it was
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    nodes=st.lists(_resources, max_size=4),
+    config=st.one_of(st.none(), _resources, st.just(resourcelists.config_map({"a": "b", "n": "1"}))),
+)
+def test_a_json_resource_list_reads_as_the_yaml_list_it_stands_for(nodes: list[Any], config: Any) -> None:
+    """The whole list goes as one JSON document only when every item and the functionConfig go as JSON,
+    and then every YAML reader gets what it gets from the YAML list with the same items as JSON lines."""
+    import yaml
+
+    items = []
+    for number, node in enumerate(nodes):
+        extra = resourcelists.function_input_annotations(
+            path="a.yaml", index=number, item_id=number, seq_indent=documents.COMPACT, package_path="/"
+        )
+        try:
+            items.append(resourcelists.item_text(node, documents.COMPACT, extra))
+        except Exception:
+            return  # a tree nothing can write (compared with the old code above)
+    try:
+        sent = resourcelists.build(items, config).decode()
+        as_yaml = resourcelists.build([(text, False) for text, _ in items], None).decode()
+    except Exception:
+        return
+    every = all(as_json for _, as_json in items)
+    config_json = config is None or documents.json_line(config) is not None
+    assert sent.startswith("{") == (every and config_json)
+    if not sent.startswith("{"):
+        return
+    expected = yaml.load(as_yaml, Loader=yaml.CSafeLoader)
+    if config is not None:
+        expected["functionConfig"] = yaml.load(documents.json_line(config) or "", Loader=yaml.CSafeLoader)
+    assert yaml.load(sent, Loader=yaml.CSafeLoader) == expected
+    assert documents.load_function_output(sent, what="test") == expected
 
 
 def _emits(node: Any) -> bool:

@@ -311,7 +311,8 @@ async def test_values_a_function_adds_decide_how_the_next_function_gets_the_reso
     """A resource goes to functions as a JSON line only while JSON keeps everything about it.
 
     Once a function adds a float (which JSON writes differently from YAML) it goes as block YAML, and the
-    float's spelling survives; a resource that only gained strings stays JSON.
+    float's spelling survives; a resource that only gained strings stays JSON. While every resource goes as
+    JSON, the whole list is one JSON document; with one in YAML it is a YAML list with JSON lines in it.
     """
     seen: list[bytes] = []
 
@@ -340,7 +341,9 @@ async def test_values_a_function_adds_decide_how_the_next_function_gets_the_reso
     result = await render.render(package, runtime=runtime)
     assert result.ok, result.error
     second, third = seen[1].decode(), seen[2].decode()
-    assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"' in second  # gained a string: JSON
+    assert second.startswith('{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[')
+    assert '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"' in second  # gained a string: JSON
+    assert third.startswith("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
     assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"' not in third  # gained a float
     assert "    added: 1.0e-07\n" in third
     assert '- {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"' in third

@@ -321,3 +321,53 @@ async def test_failure_without_save_keeps_package(tmp_path: Path) -> None:
     assert not result.ok and not result.partial
     assert dict(result.resources) == files
     assert result.results.items[-1].exit_code == 3
+
+
+def test_kpt_reads_a_json_resource_list_as_the_yaml_one(tmp_path: Path) -> None:
+    """Functions built on kyaml (kpt's own reader) get the same resources from the list sent as one JSON
+    document as from the YAML list with the items as JSON lines: `kpt fn sink` writes both out."""
+    from porch_operator.engine import resourcelists
+
+    hostile = 'a "quote", a \\ backslash, [brackets] {braces}, # not a comment, \U0001f600, \x85, é, \u2028'
+    nodes = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"c{number}", "annotations": {"note": hostile}},
+            "data": {"text": hostile, "number": "1", "empty": "", "yes": "yes"},
+            "list": [1, -2, True, None, {"nested": ["x", []]}, {}],
+        }
+        for number in range(4)
+    ]
+    items = [
+        resourcelists.item_text(
+            node,
+            "compact",
+            resourcelists.function_input_annotations(
+                path=f"f{number % 2}.yaml",
+                index=number // 2,
+                item_id=number,
+                seq_indent="compact",
+                package_path="/",
+            ),
+        )
+        for number, node in enumerate(nodes)
+    ]
+    assert all(as_json for _, as_json in items)
+    config = resourcelists.config_map({"k": "v"})
+    as_json = resourcelists.build(items, config)
+    as_yaml = resourcelists.build([(text, False) for text, _ in items], config)
+    assert as_json.startswith(b"{") and as_yaml.startswith(b"apiVersion:")
+    written = {}
+    for name, payload in (("json", as_json), ("yaml", as_yaml)):
+        assert KPT is not None
+        completed = subprocess.run(
+            [KPT, "fn", "sink", name], cwd=tmp_path, input=payload, capture_output=True, timeout=60
+        )
+        assert completed.returncode == 0, completed.stderr
+        written[name] = {
+            path: list(yaml.safe_load_all(text)) for path, text in read_package(tmp_path / name).items()
+        }
+    assert sorted(written["json"]) == ["f0.yaml", "f1.yaml"]
+    assert written["json"] == written["yaml"]
+    assert written["json"]["f1.yaml"][0]["data"]["text"] == hostile
