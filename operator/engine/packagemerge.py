@@ -155,15 +155,23 @@ def resource_merge(
     local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
 ) -> dict[str, str]:
     """kpt's resource-merge: three-way merge of resources, Kptfiles and plain files, package by package."""
-    with collector_paused():  # three packages of trees, built in one go (`gcdefer`)
-        cache = documents.DocumentCache()
-        result, old, new = (_Source(p, cache) for p in (local, original, updated))
-        for source in (result, old, new):
-            source.add_merge_keys()
-        for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:
-            _update_package(result, old, new, pkg)
-        result.add_merge_keys()
-        return result.files
+    # Three packages of trees built in one go (`gcdefer`); they are garbage once `_merged` returns, before
+    # the collector runs again.
+    with collector_paused():
+        return _merged(local, original, updated)
+
+
+def _merged(
+    local: Mapping[str, str], original: Mapping[str, str], updated: Mapping[str, str]
+) -> dict[str, str]:
+    cache = documents.DocumentCache()
+    result, old, new = (_Source(p, cache) for p in (local, original, updated))
+    for source in (result, old, new):
+        source.add_merge_keys()
+    for pkg in ["", *_package_dirs(result.files, old.files, new.files)]:
+        _update_package(result, old, new, pkg)
+    result.add_merge_keys()
+    return result.files
 
 
 def _update_package(result: _Source, old: _Source, new: _Source, pkg: str) -> None:

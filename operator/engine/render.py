@@ -167,6 +167,7 @@ class _Renderer:
             return RenderResult(resources=self.package, results=result_list, error=failure.message)
         with collector_paused():
             rendered = self._write(items, prune=True)
+            del items, local  # the trees go before the collector runs again, which would only walk them
         return RenderResult(
             resources=rendered, results=fnresults.FunctionResultList(items=tuple(self.results))
         )
@@ -302,18 +303,28 @@ class _Renderer:
         stderr = response.log.decode("utf-8", "replace")
         try:
             with collector_paused():
-                raw_items, raw_results = resourcelists.parse_output(
-                    response.resource_list,
-                    what=what,
-                    sent_comments=documents.comment_texts(payload.decode("utf-8")),
+                result_items, output = self._read_output(
+                    pkg, chosen, response.resource_list, payload, what, mutate=mutate
                 )
-                result_items = fnresults.normalise_results(raw_results)
-                output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
         except InvalidSpec as exc:
             self._record(result_image, result_exec, 1, stderr, ())
             raise _FunctionFailure(str(exc), context) from None
         self._record(result_image, result_exec, 0, stderr, result_items)
         return output
+
+    def _read_output(
+        self, pkg: str, chosen: list[_Item], data: bytes, payload: bytes, what: str, *, mutate: bool
+    ) -> tuple[tuple[dict[str, Any], ...], list[_Item]]:
+        """The results and (for a mutator) the resources of a function's output; `InvalidSpec` when unusable.
+
+        The parsed output is dropped on return, before the caller lets the garbage collector run again, so
+        the collector does not walk what is already garbage.
+        """
+        raw_items, raw_results = resourcelists.parse_output(
+            data, what=what, sent_comments=documents.comment_texts(payload.decode("utf-8"))
+        )
+        output = self._accept_output(pkg, chosen, raw_items, what) if mutate else []
+        return fnresults.normalise_results(raw_results), output
 
     @staticmethod
     def _payload(chosen: list[_Item], config: Any) -> bytes:
