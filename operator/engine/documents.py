@@ -915,7 +915,7 @@ def _attach_comments(node: Any, where: list[Any], comments: dict[int, str]) -> A
     converted: dict[int, CommentedMap] = {}
 
     def convert(container: dict[Any, Any]) -> CommentedMap:
-        commented = container if isinstance(container, CommentedMap) else CommentedMap(container)
+        commented = container if isinstance(container, CommentedMap) else commented_map(container.items())
         for key, text in wanted[id(container)]:
             commented.ca.items[key] = [None, None, CommentToken(text + "\n", CommentMark(0)), None]
         converted[id(container)] = commented
@@ -1092,9 +1092,10 @@ def copy_tree(node: Any) -> Any:
     if kind is list:
         return [value if type(value) in _IMMUTABLE else copy_tree(value) for value in node]
     if kind is CommentedMap and _only_eol_key_comments(node):
-        copied = CommentedMap()
-        for key, value in OrderedDict.items(node):  # no merge keys (checked): its own items, in order
-            copied[key] = value if type(value) in _IMMUTABLE else copy_tree(value)
+        copied = commented_map(
+            (key, value if type(value) in _IMMUTABLE else copy_tree(value))
+            for key, value in OrderedDict.items(node)  # no merge keys (checked): its own items, in order
+        )
         for key, entry in node.ca.items.items():
             token = entry[2]
             copied.ca.items[key] = [None, None, CommentToken(token.value, CommentMark(token.column)), None]
@@ -1698,6 +1699,21 @@ def walk_strings(node: Any) -> Iterator[str]:
             stack.extend(current)
         elif isinstance(current, str):
             yield current
+
+
+def commented_map(items: Iterable[tuple[Any, Any]]) -> CommentedMap:
+    """A `CommentedMap` of `items` in their order, as `CommentedMap(dict(items))` builds it.
+
+    Built through `OrderedDict`'s own item assignment: ruamel.yaml's `__setitem__`, which its constructor
+    calls for every key, is Python code that first looks the key up (half of the time of converting a
+    resource's root map, which every cloned resource needs for its `# kpt-merge` comment).
+    """
+    node = CommentedMap()
+    assign, own = OrderedDict.__setitem__, node._ok
+    for key, value in items:
+        assign(node, key, value)
+        own.add(key)
+    return node
 
 
 def new_map() -> CommentedMap:

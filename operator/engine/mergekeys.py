@@ -105,7 +105,7 @@ def add(node: Any) -> Any:
         return node
     comment, value = expected
     if not isinstance(node, CommentedMap):
-        node = _commented(node)
+        node = documents.commented_map(node.items())
     metadata = node["metadata"]
     if merge_comment(node) != comment:
         documents.set_key_comment(node, "metadata", comment)
@@ -116,10 +116,3 @@ def add(node: Any) -> Any:
     if documents.plain_value(annotations.get(UPSTREAM_IDENTIFIER)) != value:
         annotations[UPSTREAM_IDENTIFIER] = SingleQuotedScalarString(value)
     return node
-
-
-def _commented(node: dict[str, Any]) -> CommentedMap:
-    converted = CommentedMap()
-    for key, value in node.items():
-        converted[key] = value
-    return converted

@@ -136,6 +136,21 @@ def test_a_json_resource_list_reads_as_the_yaml_list_it_stands_for(nodes: list[A
     assert documents.load_function_output(sent, what="test") == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(mapping=st.dictionaries(st.one_of(_keys, st.integers(0, 2)), _trees, max_size=6), extra=_keys)
+def test_commented_map_builds_what_the_constructor_builds(mapping: dict[Any, Any], extra: str) -> None:
+    fast, reference = documents.commented_map(mapping.items()), CommentedMap(mapping)
+    assert type(fast) is CommentedMap
+    assert list(fast.items()) == list(reference.items()) and fast._ok == reference._ok
+    for node in (fast, reference):  # and both go on to behave the same
+        node[extra] = "changed"
+        node.insert(0, "first", 1)
+        node.pop(next(iter(mapping), extra), None)
+    assert list(fast.items()) == list(reference.items()) and fast._ok == reference._ok
+    if _emits(reference):
+        assert documents.emit_document(fast) == documents.emit_document(reference)
+
+
 def _emits(node: Any) -> bool:
     try:
         documents.emit_document(node)
