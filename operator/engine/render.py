@@ -86,6 +86,8 @@ class _Item:
     # Whether the tree is known to be writable as a JSON line (`resourcelists.item_text`): set when an input
     # list is built, kept through a fold that adds only values `documents.json_safe` accepts; None: unknown.
     json_safe: bool | None = None
+    # The placement annotations it was last sent to a function with (`_PLACEMENT`), when it was.
+    sent: tuple[str, ...] | None = None
 
     @property
     def root_path(self) -> str:
@@ -342,6 +344,7 @@ class _Renderer:
                 item.node, item.seq_indent, annotations, json_safe=item.json_safe
             )
             texts.append((text, item.json_safe))
+            item.sent = tuple(map(annotations.__getitem__, _PLACEMENT))
         return resourcelists.build(texts, config)
 
     def _record(
@@ -416,6 +419,16 @@ class _Renderer:
         self, pkg: str, node: Any, annotations: dict[Any, Any], source: _Item | None, what: str
     ) -> _Item:
         """Where an output resource goes; `annotations` are its own (`resourcelists.annotations_of`)."""
+        if source is not None and tuple(map(annotations.get, _PLACEMENT)) == source.sent:
+            # The common case, every placement annotation as it was sent: where its input came from, which
+            # is what the reconciliation below works out for it.
+            return _Item(
+                node=node,
+                seq_indent=source.seq_indent,
+                package=source.package,
+                path=source.path,
+                index=source.index,
+            )
         internal = resourcelists.annotation_in(annotations, resourcelists.PATH)
         legacy = resourcelists.annotation_in(annotations, resourcelists.LEGACY_PATH)
         path = _pick(internal, legacy, source.path if source else None)
@@ -464,6 +477,17 @@ class _Renderer:
                 changes[path] = text
         removed = sorted(self.input_files - set(by_file)) if prune else []
         return self.package.without(removed).with_files(changes)
+
+
+# The annotations `_Renderer._place` reads to decide where an output resource goes.
+_PLACEMENT: Final = (
+    resourcelists.PATH,
+    resourcelists.LEGACY_PATH,
+    resourcelists.INDEX,
+    resourcelists.LEGACY_INDEX,
+    resourcelists.PACKAGE_PATH,
+    resourcelists.SEQ_INDENT,
+)
 
 
 def _has_internal(node: Any) -> bool:

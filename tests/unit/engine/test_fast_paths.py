@@ -2,7 +2,8 @@
 
 Function input: items whose root is a ruamel.yaml map are written from a plain copy of the root; the
 reference is `json_line(with_annotations(...))`, else block YAML, as the ResourceList was always built; a list
-sent as one JSON document reads as the YAML list with the same items.
+sent as one JSON document reads as the YAML list with the same items. Placement: output whose placement
+annotations are as they were sent goes where the reconciliation of those annotations puts it.
 Fold: `trees.reconcile` skips equal values of plain types and reads ruamel.yaml maps through `dict`; the
 reference is the straightforward recursion it replaced. Both are compared on random trees that carry comments,
 styled and verbatim scalars.
@@ -19,7 +20,9 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from porch_operator.engine import documents, resourcelists, trees
+from porch_operator.engine import documents, render, resourcelists, trees
+from porch_operator.engine.resources import PackageResources
+from porch_operator.errors import InvalidSpec
 
 _keys = st.sampled_from(["a", "b", "name", "metadata", "annotations", "labels", "spec", "1"])
 _scalars = st.one_of(
@@ -149,6 +152,53 @@ def test_commented_map_builds_what_the_constructor_builds(mapping: dict[Any, Any
     assert list(fast.items()) == list(reference.items()) and fast._ok == reference._ok
     if _emits(reference):
         assert documents.emit_document(fast) == documents.emit_document(reference)
+
+
+_KPTFILE = "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: {}\n"
+
+
+def _placement(renderer: Any, annotations: dict[str, Any], source: Any) -> Any:
+    try:
+        item = renderer._place("", {"metadata": {"name": "n"}}, annotations, source, "the function")
+    except InvalidSpec as exc:
+        return str(exc)
+    return (item.package, item.path, item.index, item.seq_indent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*render._PLACEMENT, "other"]),
+        st.one_of(
+            st.none(),
+            st.integers(0, 2),
+            st.sampled_from(
+                ["a.yaml", "b/c.yaml", "x//./y.yaml", "../z.yaml", "0", "1", "/", "/sub", "wide"]
+            ),
+        ),
+        max_size=3,
+    ),
+    package=st.sampled_from(["", "sub"]),
+    index=st.integers(0, 2),
+    wide=st.booleans(),
+)
+def test_output_placed_as_it_was_sent_goes_where_the_slow_way_puts_it(
+    changes: dict[str, Any], package: str, index: int, wide: bool
+) -> None:
+    files = {"Kptfile": _KPTFILE.format("root"), "sub/Kptfile": _KPTFILE.format("sub")}
+    renderer = render._Renderer(PackageResources(files), runtime=None, allow_exec=False, image_prefix="")  # type: ignore[arg-type]
+    seq_indent = documents.WIDE if wide else documents.COMPACT
+    source = render._Item(node={}, seq_indent=seq_indent, package=package, path="a.yaml", index=index)
+    sent = resourcelists.function_input_annotations(
+        path=source.path, index=index, item_id=0, seq_indent=seq_indent, package_path="/" + package
+    )
+    annotations: dict[str, Any] = {**sent, **changes}
+    for key in [k for k, v in changes.items() if v is None]:
+        del annotations[key]
+    source.sent = tuple(sent[key] for key in render._PLACEMENT)
+    fast = _placement(renderer, annotations, source)
+    source.sent = None  # never sent: the reconciliation of the annotations decides
+    assert fast == _placement(renderer, annotations, source)
 
 
 def _emits(node: Any) -> bool:
