@@ -96,48 +96,72 @@ def reconcile(old: Any, new: Any, inserted: list[Any] | None = None) -> Any:
     if isinstance(old, dict) and isinstance(new, dict):
         if _equal_maps(old, new):
             return old
-        # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
-        lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
-        contains, get = lookup.__contains__, lookup.__getitem__
-        if not lookup.keys(old) <= new.keys():  # functions seldom delete keys: test before listing them
-            for key in [k for k in lookup.keys(old) if k not in new]:
-                delete_key(old, key)
-        for key, value in new.items():
-            if contains(old, key):
-                current = get(old, key)
-                kind = type(current)
-                if kind is type(value) and kind in _PLAIN_TYPES and current == value:
-                    continue  # what the call below would find, without the call
-                merged = reconcile(current, value, inserted)
-                if merged is not current:
-                    old[key] = merged
-            else:
-                old[key] = value
-                if inserted is not None:
-                    inserted.append({key: value})  # the key is new too
-        return old
+        return _reconcile_maps(old, new, inserted)
     if isinstance(old, list) and isinstance(new, list):
         if old == new:
             return old
-        common = min(len(old), len(new))
-        for index in range(common):
-            current, value = old[index], new[index]
-            kind = type(current)
-            if kind is type(value) and kind in _PLAIN_TYPES and current == value:
-                continue
-            merged = reconcile(current, value, inserted)
-            if merged is not current:
-                old[index] = merged
-        del old[common:]
-        old.extend(new[common:])
-        if inserted is not None:
-            inserted.extend(new[common:])
-        return old
+        return _reconcile_lists(old, new, inserted)
     if not isinstance(old, dict | list) and not isinstance(new, dict | list) and same_scalar(old, new):
         return old
     if inserted is not None:
         inserted.append(new)
     return new
+
+
+def _reconcile_maps(old: Any, new: Any, inserted: list[Any] | None) -> Any:
+    """`reconcile` of two maps known not to be equal."""
+    # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
+    lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
+    contains, get = lookup.__contains__, lookup.__getitem__
+    if not lookup.keys(old) <= new.keys():  # functions seldom delete keys: test before listing them
+        for key in [k for k in lookup.keys(old) if k not in new]:
+            delete_key(old, key)
+    for key, value in new.items():
+        if contains(old, key):
+            current = get(old, key)
+            merged = _reconciled_value(current, value, inserted)
+            if merged is not current:
+                old[key] = merged
+        else:
+            old[key] = value
+            if inserted is not None:
+                inserted.append({key: value})  # the key is new too
+    return old
+
+
+def _reconcile_lists(old: Any, new: Any, inserted: list[Any] | None) -> Any:
+    """`reconcile` of two lists known not to be equal."""
+    common = min(len(old), len(new))
+    for index in range(common):
+        current = old[index]
+        merged = _reconciled_value(current, new[index], inserted)
+        if merged is not current:
+            old[index] = merged
+    del old[common:]
+    old.extend(new[common:])
+    if inserted is not None:
+        inserted.extend(new[common:])
+    return old
+
+
+def _reconciled_value(current: Any, value: Any, inserted: list[Any] | None) -> Any:
+    """`reconcile(current, value, inserted)`, with what plain values of one type allow worked out here.
+
+    Equal plain values are kept; unequal plain maps and lists are reconciled without being compared again;
+    an unequal plain string, integer or boolean is replaced (what `same_scalar` finds for them).
+    """
+    kind = type(current)
+    if kind is type(value) and kind in _PLAIN_TYPES:
+        if current == value:
+            return current
+        if kind is dict:
+            return _reconcile_maps(current, value, inserted)
+        if kind is list:
+            return _reconcile_lists(current, value, inserted)
+        if inserted is not None:
+            inserted.append(value)
+        return value
+    return reconcile(current, value, inserted)
 
 
 # Values of these exact types that compare equal are kept by `reconcile` as they are.
