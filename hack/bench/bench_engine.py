@@ -94,27 +94,29 @@ data:
   retries: "3"
 """
 
-KPTFILE = """\
+_KPTFILE_HEAD = """\
 apiVersion: kpt.dev/v1
 kind: Kptfile
 metadata:
   name: shop
 pipeline:
   mutators:
+"""
+
+KPTFILE = (
+    _KPTFILE_HEAD
+    + """\
   - image: example.com/set-labels:v1
   - image: example.com/set-annotations:v1
   - image: example.com/set-namespace:v1
   - image: example.com/set-image:v1
   - image: example.com/set-data:v1
 """
+)
 
-BUILTIN_KPTFILE = """\
-apiVersion: kpt.dev/v1
-kind: Kptfile
-metadata:
-  name: shop
-pipeline:
-  mutators:
+BUILTIN_KPTFILE = (
+    _KPTFILE_HEAD
+    + """\
   - image: set-labels:v0.2.0
     configMap:
       tier: web
@@ -132,6 +134,7 @@ pipeline:
     configMap:
       append: -prod
 """
+)
 
 
 def package(
