@@ -830,6 +830,187 @@ def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[An
     return node, emitter.where
 
 
+# A double-quoted scalar without escapes: the spelling `_double_quoted` gives such a string.
+_DOUBLE_QUOTED_AS_IS: Final = re.compile(r'"[ !#-\[\]-~]*"\Z')
+_LONGEST_CANONICAL_INT: Final = 18  # digits that always fit the 64-bit integers yaml-rs reads
+
+
+def _token_value(token: str) -> Any:
+    """The scalar the emitter writes as `token` on a line of its own, or raise `_Unsupported`.
+
+    Only spellings whose value no YAML reader can take differently are read here: plain strings the emitter
+    writes plain, `true`/`false`, canonical 64-bit integers and quoted strings without escapes (kept as
+    styled strings when the emitter would not have quoted them). Everything else (floats, nulls spelled out,
+    verbatim numbers, escapes, block scalars, flow collections) is left to the parsers.
+    """
+    first = token[:1]
+    if first == "'":
+        value = token[1:-1].replace("''", "'")
+        if len(token) < 2 or "'" + value.replace("'", "''") + "'" != token:
+            raise _Unsupported
+        if choose_string_style(value) == "'":
+            return value
+        if not _single_quote_allowed(value):
+            raise _Unsupported
+        return SingleQuotedScalarString(value)
+    if first == '"':
+        if not _DOUBLE_QUOTED_AS_IS.match(token):
+            raise _Unsupported
+        value = token[1:-1]
+        return value if choose_string_style(value) == '"' else DoubleQuotedScalarString(value)
+    if token in {"true", "false"}:
+        return token == "true"
+    if _CANONICAL_INT.match(token):
+        number = int(token)
+        if len(token) > _LONGEST_CANONICAL_INT or str(number) != token:
+            raise _Unsupported  # `-0` and numbers past 64 bits keep their spelling (the parsers do that)
+        return number
+    if choose_string_style(token) != "":
+        raise _Unsupported
+    return token
+
+
+# What `_line_entry` and `_line_item` return besides scalars.
+_OPEN: Final = object()  # `key:` with nothing after it: a nested block follows, or the value is null
+_EMPTY_MAP: Final = object()
+_EMPTY_LIST: Final = object()
+_MAP_ITEM: Final = object()  # `- key: ...`: a sequence item that is a map, its first entry on this line
+_LONGEST_REMEMBERED_LINE: Final = 200
+
+
+def _line_entry(content: str) -> tuple[str, Any]:
+    """(key, value) of a map entry line without its indentation, or raise `_Unsupported`."""
+    if len(content) <= _LONGEST_REMEMBERED_LINE:
+        return _remembered_entry(content)
+    return _entry_of(content)
+
+
+def _entry_of(content: str) -> tuple[str, Any]:
+    separator = content.find(": ")
+    if separator >= 0:
+        key, token = content[:separator], content[separator + 2 :]
+    elif content.endswith(":"):
+        key, token = content[:-1], None
+    else:
+        raise _Unsupported
+    if _str_key_text(key) != key:
+        raise _Unsupported
+    if token is None:
+        return key, _OPEN
+    if token == "{}":
+        return key, _EMPTY_MAP
+    if token == "[]":
+        return key, _EMPTY_LIST
+    return key, _token_value(token)
+
+
+# Lines repeat across the resources of a package (and across packages): each distinct one is worked out once.
+# A pure function of the text, so remembering it changes nothing but the time; long lines are not kept.
+_remembered_entry = functools.lru_cache(maxsize=1 << 15)(_entry_of)
+
+
+def _line_item(content: str) -> Any:
+    """The value of a sequence item line after its `- `, `_MAP_ITEM`, or raise `_Unsupported`."""
+    if len(content) <= _LONGEST_REMEMBERED_LINE:
+        return _remembered_item(content)
+    return _item_of(content)
+
+
+def _item_of(content: str) -> Any:
+    if content[:1] not in ("'", '"') and (": " in content or content.endswith(":")):
+        return _MAP_ITEM
+    if content == "{}":
+        return _EMPTY_MAP
+    if content == "[]":
+        return _EMPTY_LIST
+    if not content or content.startswith("- "):
+        raise _Unsupported  # nested sequences and null items are left to the parsers
+    return _token_value(content)
+
+
+_remembered_item = functools.lru_cache(maxsize=1 << 15)(_item_of)
+
+
+def _read_canonical(body: str, seq_indent: SeqIndent) -> tuple[dict[Any, Any], list[Any]] | None:
+    """Read a document that is exactly what `_FastEmitter` writes, line by line, without a YAML parser.
+
+    Each line is one map entry (`key: value`, or `key:` before a nested block or for null) or one
+    sequence item (`- value`, or `- key: ...` opening a map), at exactly the indentation the emitter gives
+    it, and every key and scalar is spelled as the emitter spells it (`_line_entry`, `_line_item`). Anything
+    else gives None, and the caller reads the document another way (`_rust_load_canonical`). As nothing is
+    accepted that the emitter would write differently, writing the tree back gives the text back, which the
+    other readers can only ensure by emitting a copy and comparing. Returns the tree and, as the emitter's
+    tracking does, the (container, key) written on each line.
+    """
+    lines = body.split("\n")
+    if lines.pop() != "":
+        return None
+    wide = seq_indent == WIDE
+    root: dict[Any, Any] = {}
+    where: list[tuple[Any, Any] | None] = []
+    # Open containers, innermost last: (column of their keys or `- ` indicators, container, is a sequence).
+    stack: list[tuple[int, Any, bool]] = [(0, root, False)]
+    pending: tuple[dict[Any, Any], Any, int] | None = None  # a `key:` whose block may follow
+    block: Any
+    try:
+        for line in lines:
+            content = line.lstrip(" ")
+            indent = len(line) - len(content)
+            item = content[:2] == "- "
+            if pending is not None:
+                parent, key, column = pending
+                pending = None
+                if item and indent == (column + 2 if wide else column):
+                    parent[key] = block = []
+                    stack.append((indent, block, True))
+                elif indent == column + 2 and not item:
+                    parent[key] = block = {}
+                    stack.append((indent, block, False))
+            column, container, in_sequence = stack[-1]
+            while indent != column or item != in_sequence:
+                # A line indented less ends the innermost container; so does, for a sequence written at the
+                # indentation of its key, the next key of that map. Anything else is not our layout.
+                if indent < column or (in_sequence and indent == column):
+                    stack.pop()
+                    column, container, in_sequence = stack[-1]
+                else:
+                    return None
+            if item:
+                content = content[2:]
+                value = _line_item(content)
+                if value is not _MAP_ITEM:
+                    if value is _EMPTY_MAP or value is _EMPTY_LIST:
+                        where.append(None)
+                        value = {} if value is _EMPTY_MAP else []
+                    else:
+                        where.append((container, len(container)))
+                    container.append(value)
+                    continue
+                column += 2
+                if column > 2 * MAX_DEPTH:
+                    return None  # the parsers and the shape check explain this one
+                item_map: dict[Any, Any] = {}
+                container.append(item_map)
+                container = item_map
+                stack.append((column, container, False))
+            key, value = _line_entry(content)
+            if key in container:
+                return None
+            where.append((container, key))
+            if value is _OPEN:
+                value = None
+                if column <= 2 * MAX_DEPTH:
+                    pending = (container, key, column)
+            elif value is _EMPTY_MAP:
+                value = {}
+            elif value is _EMPTY_LIST:
+                value = []
+            container[key] = value
+    except _Unsupported:
+        return None
+    return root, where
+
+
 _BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
 _BLOCK_LINE = re.compile(r"[|>][-+]?[ ]*(?:#.*)?$", re.MULTILINE)
 
@@ -1136,7 +1317,11 @@ def _only_eol_key_comments(node: CommentedMap) -> bool:
     )
 
 
-def _fast_parse_chunk(chunk: str) -> Document | None:
+def _fast_parse_chunk(chunk: str, *, read_lines: bool = True) -> Document | None:
+    """A document already in our form, read without the round-trip parser; None when it is not.
+
+    `read_lines=False` skips the line reader (tests compare it with the readers it stands in front of).
+    """
     body = chunk
     comments: dict[int, str] = {}
     if "#" in chunk:
@@ -1145,7 +1330,9 @@ def _fast_parse_chunk(chunk: str) -> Document | None:
             return None
         body, comments = split
     seq_indent = detect_seq_indent(chunk)
-    loaded = _rust_load_canonical(body, seq_indent)
+    loaded = (_read_canonical(body, seq_indent) if read_lines else None) or _rust_load_canonical(
+        body, seq_indent
+    )
     if loaded is not None:
         node, where = loaded
         if comments:

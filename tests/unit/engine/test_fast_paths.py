@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
@@ -596,3 +596,144 @@ def test_a_fold_into_a_json_safe_tree_reports_what_it_added(old: Any, new: Any) 
     inserted: list[Any] = []
     result = trees.reconcile(documents.copy_tree(old), documents.copy_tree(new), inserted)
     assert documents.json_safe(result) == all(map(documents.json_safe, inserted))
+
+
+# The line reader (`documents._LineReader`) reads documents in our own form without a YAML parser; with it or
+# without it (`read_lines=False`: yaml-rs or libyaml, then an emitted copy compared with the text), reading a
+# document gives the same tree: the same types, spellings, key order and comments, or None for both.
+
+_tricky_scalars = st.one_of(
+    _scalars,
+    st.sampled_from(
+        [
+            "it's",
+            "-0",
+            "007",
+            "1e3",
+            "infinity",
+            ".5",
+            "#x",
+            "a #b",
+            " lead",
+            "trail ",
+            "é ü",
+            '"q"',
+            "line\nbreak",
+            "{}",
+            "[]",
+            "- x",
+            "k:",
+            "=",
+            "yes",
+            "NULL",
+            "12345678901234567890123",
+            "tab\there",
+            "x\u2028y",
+        ]
+    ),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from(
+        [
+            SingleQuotedScalarString("it's"),
+            SingleQuotedScalarString("plain"),
+            DoubleQuotedScalarString("plain"),
+            DoubleQuotedScalarString("a\\b"),
+            documents.RawPlain("-0"),
+            documents.RawPlain("1e3"),
+        ]
+    ),
+)
+_documents = st.builds(
+    _commented,
+    st.dictionaries(
+        st.one_of(_keys, st.sampled_from(["x y", "k'", "-", "a-b", "1"])),
+        st.recursive(
+            _tricky_scalars,
+            lambda children: st.one_of(
+                st.lists(children, max_size=3), st.dictionaries(_keys, children, max_size=4)
+            ),
+            max_leaves=12,
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 2),
+)
+
+
+def _read_both_ways(text: str) -> documents.Document | None:
+    mine = documents._fast_parse_chunk(text)
+    theirs = documents._fast_parse_chunk(text, read_lines=False)
+    assert (mine is None) == (theirs is None), text
+    if mine is not None and theirs is not None:
+        assert _snapshot(mine.node) == _snapshot(theirs.node), text
+        assert mine.seq_indent == theirs.seq_indent
+    return mine
+
+
+@settings(max_examples=600, deadline=None)
+@given(node=_documents, wide=st.booleans())
+def test_documents_read_line_by_line_are_read_as_before(node: Any, wide: bool) -> None:
+    text = documents.emit_document(node, seq_indent=documents.WIDE if wide else documents.COMPACT)
+    mine = _read_both_ways(text)
+    if mine is not None:
+        # Read the fast way, a document is written back as it was.
+        assert documents.emit_document(mine.node, seq_indent=mine.seq_indent) == text
+
+
+_line_bodies = st.sampled_from(
+    [
+        "a:",
+        "b:",
+        "a: 1",
+        "b: x",
+        "c: 'q'",
+        'd: "z"',
+        "- x",
+        "- a: 1",
+        "- b:",
+        "f: {}",
+        "g: []",
+        "- {}",
+        "- []",
+        "metadata: # kpt-merge: ns/name",
+        "h: -0",
+        "h: 0644",
+        "i: null",
+        "j: ~",
+        "k: 'it''s'",
+        "k: 'it's'",
+        "l: |",
+        "text",
+        "- - x",
+        "m:  x",
+        "n: x ",
+        "-",
+        "- ",
+        "p: 99999999999999999999",
+        "q: 1.5",
+        "r: true",
+        "s: 'true'",
+        "t: '0644'",
+        'u: "a\\b"',
+        "v: a: b",
+        "'w': 1",
+        "x y: z",
+        "y: y",
+        "",
+    ]
+)
+# Lines at the indentations documents use, so that nested maps and both sequence styles come up often.
+_document_lines = st.lists(
+    st.builds(lambda indent, body: " " * indent + body, st.sampled_from([0, 0, 2, 2, 4, 6]), _line_bodies),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(lines=_document_lines)
+@example(lines=["a:", "- x", "b:", "  - x"])  # one sequence written compact, the next wide
+@example(lines=["a:", "  - x", "b:", "- x"])
+def test_any_lines_are_read_as_before(lines: list[str]) -> None:
+    _read_both_ways("\n".join(lines) + "\n")
