@@ -1277,13 +1277,37 @@ def copy_tree(node: Any) -> Any:
             (key, value if type(value) in _IMMUTABLE else copy_tree(value))
             for key, value in OrderedDict.items(node)  # no merge keys (checked): its own items, in order
         )
-        for key, entry in node.ca.items.items():
-            token = entry[2]
-            copied.ca.items[key] = [None, None, CommentToken(token.value, CommentMark(token.column)), None]
+        _copy_key_comments(node, copied)
         return copied
     if kind in _IMMUTABLE:
         return node
     return copy.deepcopy(node)
+
+
+def copy_level(node: Any) -> Any:
+    """A copy of one map or list that shares its children with `node`: what a change to a shared tree copies.
+
+    Plain containers and maps whose only metadata are end-of-line key comments (every tree the document cache
+    shares is made of these) are copied one level deep; anything else is copied whole (`copy_tree`), which a
+    caller that finds list elements by identity must not rely on.
+    """
+    kind = type(node)
+    if kind is dict:
+        return dict(node)
+    if kind is list:
+        return list(node)
+    if kind is CommentedMap and _only_eol_key_comments(node):
+        copied = commented_map(OrderedDict.items(node))
+        _copy_key_comments(node, copied)
+        return copied
+    return copy_tree(node)
+
+
+def _copy_key_comments(source: CommentedMap, target: CommentedMap) -> None:
+    """Give `target` copies of the end-of-line key comments of `source`."""
+    for key, entry in source.ca.items.items():
+        token = entry[2]
+        target.ca.items[key] = [None, None, CommentToken(token.value, CommentMark(token.column)), None]
 
 
 _IMMUTABLE: Final = frozenset(

@@ -94,21 +94,28 @@ _MISSING: Final = _Missing()
 
 
 class _Context:
-    def __init__(self, builtin: bool) -> None:
+    def __init__(self, builtin: bool, shared: bool) -> None:
         self.builtin = builtin
+        # Whether `dest`'s containers are read-only: the walk then copies a map or list of it (one level,
+        # its children shared) before it changes it, and the containers it changes nothing in stay shared.
+        self.shared = shared
 
 
-def merge(dest: Any, original: Any, updated: Any) -> Any:
+def merge(dest: Any, original: Any, updated: Any, *, shared: bool = False) -> Any:
     """Merge the upstream change `original` → `updated` into `dest`; returns the result or `CLEAR`.
 
-    Pass None for a side that does not have the resource.
+    Pass None for a side that does not have the resource. `dest` is changed in place, unless `shared` says
+    it is read-only: the result then holds copies of the containers that changed, and shares everything
+    else with `dest` (so it must be copied before anything changes it in place).
     """
     sources = tuple(_MISSING if node is None else node for node in (dest, original, updated))
     api_version = next(
         (n.get("apiVersion") for n in sources if isinstance(n, dict) and n.get("apiVersion")),
         None,
     )
-    context = _Context(builtin=api_version is not None and _group(api_version) in _BUILTIN_GROUPS)
+    context = _Context(
+        builtin=api_version is not None and _group(api_version) in _BUILTIN_GROUPS, shared=shared
+    )
     return _walk(sources[0], sources[1], sources[2], (), context)
 
 
@@ -205,8 +212,10 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
         return CLEAR
     if dest is _MISSING and updated is _MISSING:
         return CLEAR
+    owned = not context.shared
     if dest is _MISSING:
         dest = documents.new_map()
+        owned = True
     names = sorted(
         {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
     )
@@ -224,6 +233,10 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
         if dest_str and _scalar_kept(local, old, new):
             continue
         value = _walk(local, old, new, (*path, name), context)
+        if not owned:
+            if not _field_changes(dest, name, value, dest_str):
+                continue
+            dest, owned = documents.copy_level(dest), True
         _set_field(dest, name, value, dest_str)
     return dest
 
@@ -262,11 +275,22 @@ def _field(node: Any, name: str, str_keys: bool = False) -> Any:
     return _MISSING
 
 
-def _set_field(mapping: Any, name: str, value: Any, str_keys: bool = False) -> None:
+def _existing_key(mapping: Any, name: str, str_keys: bool) -> Any:
     if str_keys:
-        existing = name if name in mapping else None
-    else:
-        existing = next((k for k in mapping if str(k) == name), None)
+        return name if name in mapping else None
+    return next((k for k in mapping if str(k) == name), None)
+
+
+def _field_changes(mapping: Any, name: str, value: Any, str_keys: bool) -> bool:
+    """Whether `_set_field` would change `mapping`."""
+    existing = _existing_key(mapping, name, str_keys)
+    if value is CLEAR or value is _MISSING:
+        return existing is not None
+    return existing is None or mapping[existing] is not value
+
+
+def _set_field(mapping: Any, name: str, value: Any, str_keys: bool = False) -> None:
+    existing = _existing_key(mapping, name, str_keys)
     if value is CLEAR or value is _MISSING:
         if existing is not None:
             trees.delete_key(mapping, existing)
@@ -380,8 +404,10 @@ def _walk_associative(
 ) -> Any:
     if _missing_or_null(updated) and not _missing_or_null(original):
         return CLEAR
+    owned = not context.shared
     if _missing_or_null(dest):
         dest = documents.new_seq()
+        owned = True
     values: list[str] = []
     for source in (dest, original, updated):
         if isinstance(source, list):
@@ -396,16 +422,39 @@ def _walk_associative(
         else:
             merged = _walk(local, old, new, (*path, f"[{key}={value}]"), context)
             if isinstance(merged, dict) and merged and _field(merged, key) is _MISSING:
+                if context.shared and merged is local:
+                    # (The walk keeps the key it found the element by, so this does not happen today; were it
+                    # to, a shared map must not be changed in place.)
+                    merged = documents.copy_level(merged)
                 merged[key] = value
+        if not owned:
+            if not _element_changes(dest, local, merged):
+                continue
+            dest, owned = documents.copy_level(dest), True
         _set_element(dest, local, merged)
     return dest if dest else CLEAR
 
 
+def _element_index(dest: list[Any], local: Any) -> int | None:
+    return next((i for i, e in enumerate(dest) if e is local), None) if local is not _MISSING else None
+
+
+def _empty_element(merged: Any) -> bool:
+    return merged is CLEAR or _missing_or_null(merged) or (isinstance(merged, dict) and not merged)
+
+
+def _element_changes(dest: list[Any], local: Any, merged: Any) -> bool:
+    """Whether `_set_element` would change `dest`."""
+    index = _element_index(dest, local)
+    if _empty_element(merged):
+        return index is not None
+    return index is None or dest[index] is not merged
+
+
 def _set_element(dest: list[Any], local: Any, merged: Any) -> None:
     """Replace, drop or append an element; `local` is the element object that was in `dest`, if any."""
-    index = next((i for i, e in enumerate(dest) if e is local), None) if local is not _MISSING else None
-    empty = merged is CLEAR or _missing_or_null(merged) or (isinstance(merged, dict) and not merged)
-    if empty:
+    index = _element_index(dest, local)
+    if _empty_element(merged):
         if index is not None:
             del dest[index]
         return

@@ -47,13 +47,16 @@ class _Source:
     The three packages of an update share a `documents.DocumentCache`: most of their documents are usually
     identical, and each distinct text is then parsed once and its tree shared by every package that has it.
     Shared trees are read-only: whatever changes a document first makes it `private` (a copy), and a
-    document still holding its shared tree is written back as the text it was read from.
+    document still holding its shared tree is written back as the text it was read from. A three-way merge
+    into a shared tree copies only the maps and lists it changes; its result shares the rest (`merged`) and
+    is copied whole before anything else changes it.
     """
 
     def __init__(self, files: Mapping[str, str], cache: documents.DocumentCache | None = None) -> None:
         self.files = dict(files)
         self._docs: dict[str, list[documents.Document]] = {}
         self._cache = cache
+        self._partly_shared: dict[int, Any] = {}  # id -> tree, for the merge results that share subtrees
 
     def docs(self, path: str) -> list[documents.Document]:
         if path not in self._docs:
@@ -64,6 +67,18 @@ class _Source:
         """`node` itself when this package may change it, else a copy it may change."""
         if self._cache is not None and self._cache.owns(node):
             return documents.copy_tree(node)
+        if self._partly_shared.get(id(node)) is node:
+            return documents.copy_tree(node)
+        return node
+
+    def merged(self, dest: Any, original: Any, updated: Any) -> Any:
+        """`merge3.merge` of the three trees; a shared `dest` is not changed (see the class)."""
+        shared = self._cache is not None and (
+            self._cache.owns(dest) or self._partly_shared.get(id(dest)) is dest
+        )
+        node = merge3.merge(dest, original, updated, shared=shared)
+        if shared and node is not dest and isinstance(node, dict | list):
+            self._partly_shared[id(node)] = node
         return node
 
     def has_merge_keys(self, node: Any) -> bool:
@@ -281,7 +296,7 @@ def _merge_tuple(
         return None
     if original is not None and merge3.leaves_unchanged(dest.node, original.node, updated.node):
         return dest
-    node = merge3.merge(result.private(dest.node), original.node if original else None, updated.node)
+    node = result.merged(dest.node, original.node if original else None, updated.node)
     if node is merge3.CLEAR:
         return None
     dest.node = node

@@ -20,7 +20,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from porch_operator.engine import documents, render, resourcelists, trees
+from porch_operator.engine import documents, mergekeys, render, resourcelists, trees
 from porch_operator.engine.resources import PackageResources
 from porch_operator.errors import InvalidSpec
 
@@ -394,16 +394,29 @@ class _CheckedCache(documents.DocumentCache):
 _sides = st.sampled_from(["same", "same", "same", "respelled", "changed", "null", "missing"])
 
 
-def _resource_text(name: str, spec: Any, how: str, merge_comment: bool) -> str | None:
-    """A resource document in one package (None when this package does not have it)."""
+def _resource_text(name: str, spec: Any, how: str, merge_comment: bool, group: str = "") -> str | None:
+    """A resource document in one package (None when this package does not have it).
+
+    Kinds of a Kubernetes group merge only the lists their schema names; in other groups (`group`) a list
+    of maps that all have a `name` (or another of kyaml's keys) merges element by element.
+    """
     if how == "missing":
         return None
+    api_version = f"{group}/v1" if group else "v1"
     node = _commented(
-        {"apiVersion": "v1", "kind": "Thing", "metadata": {"name": name, "annotations": {}}, "spec": spec},
+        {
+            "apiVersion": api_version,
+            "kind": "Thing",
+            "metadata": {"name": name, "annotations": {}},
+            "spec": spec,
+        },
         0,
     )
     if merge_comment:
+        # With both merge keys in place, nothing needs to copy the resource before the three-way merge,
+        # which then works on the shared trees themselves.
         documents.set_key_comment(node, "metadata", f"kpt-merge: /{name}")
+        node["metadata"]["annotations"][mergekeys.UPSTREAM_IDENTIFIER] = f"{group}|Thing|default|{name}"
     node["spec"] = _variant(spec, "same" if how == "missing" else how)
     try:
         return documents.emit_document(node)
@@ -411,9 +424,26 @@ def _resource_text(name: str, spec: Any, how: str, merge_comment: bool) -> str |
         return None
 
 
+# Lists of maps that all have a `name`: associative lists, merged element by element.
+_named_lists = st.lists(
+    st.builds(
+        lambda name, rest: {**rest, "name": name},
+        st.sampled_from(["a", "b", "c"]),
+        st.dictionaries(st.sampled_from(["image", "x"]), _trees, max_size=2),
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda element: element["name"],
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    specs=st.lists(_trees, min_size=1, max_size=4),
+    specs=st.lists(
+        st.one_of(_trees, st.dictionaries(st.sampled_from(["containers", "items"]), _named_lists)),
+        min_size=1,
+        max_size=4,
+    ),
     sides=st.lists(st.tuples(_sides, _sides, _sides), min_size=4, max_size=4),
     merge_comment=st.booleans(),
 )
@@ -430,7 +460,7 @@ def test_resource_merge_with_shared_trees_gives_what_private_copies_gave(
     ]
     for number, spec in enumerate(specs):
         for package, how in zip(packages, sides[number], strict=True):
-            text = _resource_text(f"r{number}", spec, how, merge_comment)
+            text = _resource_text(f"r{number}", spec, how, merge_comment, "" if number % 2 else "example.com")
             if text is not None:
                 path = f"file-{number % 2}.yaml"
                 package[path] = package[path] + "---\n" + text if path in package else text
