@@ -931,7 +931,9 @@ def _item_of(content: str) -> Any:
 _remembered_item = functools.lru_cache(maxsize=1 << 15)(_item_of)
 
 
-def _read_canonical(body: str, seq_indent: SeqIndent) -> tuple[dict[Any, Any], list[Any]] | None:
+def _read_canonical(
+    body: str, seq_indent: SeqIndent
+) -> tuple[dict[Any, Any], list[Any], dict[int, str]] | None:
     """Read a document that is exactly what `_FastEmitter` writes, line by line, without a YAML parser.
 
     Each line is one map entry (`key: value`, or `key:` before a nested block or for null) or one
@@ -939,12 +941,14 @@ def _read_canonical(body: str, seq_indent: SeqIndent) -> tuple[dict[Any, Any], l
     it, and every key and scalar is spelled as the emitter spells it (`_line_entry`, `_line_item`). Anything
     else gives None, and the caller reads the document another way (`_rust_load_canonical`). As nothing is
     accepted that the emitter would write differently, writing the tree back gives the text back, which the
-    other readers can only ensure by emitting a copy and comparing. Returns the tree and, as the emitter's
-    tracking does, the (container, key) written on each line.
+    other readers can only ensure by emitting a copy and comparing. End-of-line comments are taken off each
+    line as `_split_comments` takes them off a document without block scalars. Returns the tree, the
+    (container, key) written on each line (as the emitter's tracking gives it) and the comments by line.
     """
     lines = body.split("\n")
     if lines.pop() != "":
         return None
+    comments: dict[int, str] = {}
     wide = seq_indent == WIDE
     root: dict[Any, Any] = {}
     where: list[tuple[Any, Any] | None] = []
@@ -953,7 +957,15 @@ def _read_canonical(body: str, seq_indent: SeqIndent) -> tuple[dict[Any, Any], l
     pending: tuple[dict[Any, Any], Any, int] | None = None  # a `key:` whose block may follow
     block: Any
     try:
-        for line in lines:
+        for number, text in enumerate(lines):
+            line = text
+            if "#" in text:
+                cut = _comment_cut(text)
+                if cut is None:
+                    return None
+                if cut >= 0:
+                    comments[number] = text[cut + 1 :]
+                    line = text[:cut]
             content = line.lstrip(" ")
             indent = len(line) - len(content)
             item = content[:2] == "- "
@@ -1008,7 +1020,7 @@ def _read_canonical(body: str, seq_indent: SeqIndent) -> tuple[dict[Any, Any], l
             container[key] = value
     except _Unsupported:
         return None
-    return root, where
+    return root, where, comments
 
 
 _BLOCK_INDICATORS = ("|", "|-", "|+", ">", ">-", ">+")
@@ -1348,15 +1360,25 @@ def _fast_parse_chunk(chunk: str, *, read_lines: bool = True) -> Document | None
     """
     body = chunk
     comments: dict[int, str] = {}
-    if "#" in chunk:
-        split = _split_comments(chunk)
-        if split is None:
-            return None
-        body, comments = split
     seq_indent = detect_seq_indent(chunk)
-    loaded = (_read_canonical(body, seq_indent) if read_lines else None) or _rust_load_canonical(
-        body, seq_indent
+    # The line reader takes end-of-line comments off as `_split_comments` does when no line may open a block
+    # scalar (it reads no block scalars); otherwise the comments are split off first and yaml-rs reads.
+    read = (
+        _read_canonical(chunk, seq_indent)
+        if read_lines and not ("#" in chunk and _BLOCK_LINE.search(chunk))
+        else None
     )
+    loaded: tuple[Any, list[Any]] | None = None
+    if read is not None:
+        node, where, comments = read
+        loaded = node, where
+    else:
+        if "#" in chunk:
+            split = _split_comments(chunk)
+            if split is None:
+                return None
+            body, comments = split
+        loaded = _rust_load_canonical(body, seq_indent)
     if loaded is not None:
         node, where = loaded
         if comments:
