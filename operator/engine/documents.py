@@ -875,17 +875,27 @@ _OPEN: Final = object()  # `key:` with nothing after it: a nested block follows,
 _EMPTY_MAP: Final = object()
 _EMPTY_LIST: Final = object()
 _MAP_ITEM: Final = object()  # `- key: ...`: a sequence item that is a map, its first entry on this line
+_NOT_REMEMBERED: Final = object()
 _LONGEST_REMEMBERED_LINE: Final = 200
+_MOST_REMEMBERED_LINES: Final = 1 << 15
+# Lines repeat across the resources of a package (and across packages): each distinct one is worked out once.
+# `_line_entry` and `_line_item` are pure functions of the text, so remembering them changes nothing but the
+# time; long lines are not kept, and a full memo is emptied (the reader looks entries up inline: a dict is
+# far cheaper to consult than a cached function).
+_ENTRIES: Final[dict[str, tuple[str, Any]]] = {}
+_ITEMS: Final[dict[str, Any]] = {}
+
+
+def _remember(memo: dict[str, Any], content: str, value: Any) -> Any:
+    if len(content) <= _LONGEST_REMEMBERED_LINE:
+        if len(memo) >= _MOST_REMEMBERED_LINES:
+            memo.clear()
+        memo[content] = value
+    return value
 
 
 def _line_entry(content: str) -> tuple[str, Any]:
     """(key, value) of a map entry line without its indentation, or raise `_Unsupported`."""
-    if len(content) <= _LONGEST_REMEMBERED_LINE:
-        return _remembered_entry(content)
-    return _entry_of(content)
-
-
-def _entry_of(content: str) -> tuple[str, Any]:
     separator = content.find(": ")
     if separator >= 0:
         key, token = content[:separator], content[separator + 2 :]
@@ -904,19 +914,8 @@ def _entry_of(content: str) -> tuple[str, Any]:
     return key, _token_value(token)
 
 
-# Lines repeat across the resources of a package (and across packages): each distinct one is worked out once.
-# A pure function of the text, so remembering it changes nothing but the time; long lines are not kept.
-_remembered_entry = functools.lru_cache(maxsize=1 << 15)(_entry_of)
-
-
 def _line_item(content: str) -> Any:
     """The value of a sequence item line after its `- `, `_MAP_ITEM`, or raise `_Unsupported`."""
-    if len(content) <= _LONGEST_REMEMBERED_LINE:
-        return _remembered_item(content)
-    return _item_of(content)
-
-
-def _item_of(content: str) -> Any:
     if content[:1] not in ("'", '"') and (": " in content or content.endswith(":")):
         return _MAP_ITEM
     if content == "{}":
@@ -926,9 +925,6 @@ def _item_of(content: str) -> Any:
     if not content or content.startswith("- "):
         raise _Unsupported  # nested sequences and null items are left to the parsers
     return _token_value(content)
-
-
-_remembered_item = functools.lru_cache(maxsize=1 << 15)(_item_of)
 
 
 def _read_canonical(
@@ -949,6 +945,7 @@ def _read_canonical(
     if lines.pop() != "":
         return None
     comments: dict[int, str] = {}
+    entries, items = _ENTRIES, _ITEMS
     wide = seq_indent == WIDE
     root: dict[Any, Any] = {}
     where: list[tuple[Any, Any] | None] = []
@@ -989,7 +986,9 @@ def _read_canonical(
                     return None
             if item:
                 content = content[2:]
-                value = _line_item(content)
+                value = items.get(content, _NOT_REMEMBERED)
+                if value is _NOT_REMEMBERED:
+                    value = _remember(items, content, _line_item(content))
                 if value is not _MAP_ITEM:
                     if value is _EMPTY_MAP or value is _EMPTY_LIST:
                         where.append(None)
@@ -1005,7 +1004,10 @@ def _read_canonical(
                 container.append(item_map)
                 container = item_map
                 stack.append((column, container, False))
-            key, value = _line_entry(content)
+            entry = entries.get(content)
+            if entry is None:
+                entry = _remember(entries, content, _line_entry(content))
+            key, value = entry
             if key in container:
                 return None
             where.append((container, key))
