@@ -1389,7 +1389,7 @@ def _fast_parse_chunk(chunk: str, *, read_lines: bool = True) -> Document | None
             node = _attach_comments(node, where, comments)
             if node is None:
                 return None
-        if "*" in body or _deeper_than(body, 2 * MAX_DEPTH):
+        if "*" in body or _deeper_than(body, _LONGEST_SAFE_PREFIX):
             # Without aliases the text bounds the size, and in block style indentation bounds the depth.
             try:
                 _check_shape(node, "document")
@@ -1419,6 +1419,10 @@ MAX_DEPTH: Final = 100
 """Deepest nesting of maps and lists accepted in a document (Kubernetes objects stay far below)."""
 MAX_NODES: Final = 1_000_000
 """Most nodes a document may expand to (aliases count every time they are used: no billion laughs)."""
+# A block collection nests in another with at least one more column of spaces and `- ` indicators for every
+# two levels (a sequence written at the indentation of its key adds none, its maps two), so a document whose
+# lines have at most this prefix is at most 2 * prefix + 3 levels deep: within `MAX_DEPTH` without a walk.
+_LONGEST_SAFE_PREFIX: Final = (MAX_DEPTH - 3) // 2
 
 
 def _check_shape(node: Any, where: str) -> None:

@@ -514,3 +514,23 @@ _json_trees = st.recursive(
 @given(tree=_json_trees)
 def test_quick_json_check_agrees_with_the_full_one(tree: object) -> None:
     assert documents.json_safe(tree) == documents._json_checked(tree)
+
+
+@pytest.mark.parametrize("levels", [51, 60, 90])
+def test_package_files_nested_too_deep_through_compact_sequences_are_refused(levels: int) -> None:
+    # Each map and sequence pair adds only two columns: `a:` then `- a:` at the same indentation.
+    node: object = "leaf"
+    for _ in range(levels):
+        node = {"a": [node]}
+    text = documents.emit_document({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": node})
+    with pytest.raises(InvalidSpec, match="nested more than 100 levels"):
+        documents.parse_documents(text, path="deep.yaml")
+
+
+def test_package_files_nested_within_the_limit_are_read_the_fast_way() -> None:
+    node: object = "leaf"
+    for _ in range(45):
+        node = {"a": [node]}
+    text = documents.emit_document({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": node})
+    assert documents._fast_parse_chunk(text) is not None
+    assert documents.parse_documents(text, path="deep.yaml")[0].node["spec"]["a"][0]["a"][0]["a"]
