@@ -824,8 +824,11 @@ def _rust_load_canonical(body: str, seq_indent: SeqIndent) -> tuple[Any, list[An
     written = emitted.split("\n")
     if len(wanted) != len(written):
         return None
+    where = emitter.where
     for index, (source, ours) in enumerate(zip(wanted, written, strict=True)):
-        if source != ours and not _recover_spelling(source, ours, emitter.where[index]):
+        # (An empty root map or list is written as `{}`/`[]` without tracking: no location there.)
+        location = where[index] if index < len(where) else None
+        if source != ours and not _recover_spelling(source, ours, location):
             return None
     return node, emitter.where
 
