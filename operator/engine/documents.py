@@ -1981,6 +1981,14 @@ def scalar_signature(value: Any) -> tuple[str, str]:
         return (type(value).__name__, str(value))
 
 
+def lookup(mapping: Any, key: Any) -> Any:
+    """`mapping.get(key)`, reading a `CommentedMap` without merged (`<<`) keys as the dict it is."""
+    kind = type(mapping)
+    if kind is dict or (kind is CommentedMap and not getattr(mapping, merge_attrib, None)):
+        return dict.get(mapping, key)
+    return mapping.get(key)
+
+
 def plain_value(value: Any) -> Any:
     """The plain Python value of a scalar, for comparisons: styles and verbatim spellings removed."""
     if isinstance(value, ScalarString | RawPlain):

@@ -14,7 +14,7 @@ resource-merge matches on.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
@@ -53,18 +53,46 @@ def namespace_and_name_from_comment(comment: str) -> tuple[str, str] | None:
 
 def identity(node: Any, path: str) -> tuple[str, str, str, str, str]:
     """What resource-merge matches resources on: group, kind, namespace, name (comment first), path."""
-    metadata = node.get("metadata") if isinstance(node, dict) else None
-    metadata = metadata if isinstance(metadata, dict) else {}
-    from_comment = namespace_and_name_from_comment(merge_comment(node))
-    namespace, name = from_comment or (_text(metadata.get("namespace")), _text(metadata.get("name")))
-    return (group_of(node.get("apiVersion")), _text(node.get("kind")), namespace, name, path)
+    return (*facts(node).identity, path)
 
 
-def _expected(node: Any, current_comment: str | None = None) -> tuple[str, str] | None:
-    """The merge comment and upstream identifier a resource should carry, or None when it gets none.
+class MergeFacts(NamedTuple):
+    """What resource-merge needs to know of a resource, worked out in one pass (see `facts`)."""
 
-    `current_comment` is `merge_comment(node)` when the caller already has it.
-    """
+    has_keys: bool  # `has_keys(node)`
+    identity: tuple[str, str, str, str]  # `identity(node, path)` without the path
+
+
+def facts(node: Any) -> MergeFacts:
+    """`has_keys(node)` and `identity(node, ...)`, from one reading of the resource."""
+    if not isinstance(node, dict):
+        return MergeFacts(True, ("", "", "", ""))  # (no identity: only maps are matched)
+    get = documents.lookup
+    current = merge_comment(node)
+    metadata = get(node, "metadata")
+    if not isinstance(metadata, dict):
+        metadata = None
+    group, kind = group_of(get(node, "apiVersion")), _text(get(node, "kind"))
+    name = _text(get(metadata, "name")) if metadata is not None else ""
+    namespace = _text(get(metadata, "namespace")) if metadata is not None else ""
+    identity = (group, kind, *(namespace_and_name_from_comment(current) or (namespace, name)))
+    if metadata is None or (not name and not namespace and not get(metadata, "labels")):
+        return MergeFacts(True, identity)
+    # The comment and identifier `_expected` gives, compared as `has_keys` compares them.
+    comment = current if MERGE_COMMENT_PREFIX in current else f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
+    expected_namespace, expected_name = namespace_and_name_from_comment(comment) or (namespace, name)
+    value = f"{group}|{kind}|{expected_namespace or 'default'}|{expected_name}"
+    annotations = get(metadata, "annotations")
+    has = (
+        current == comment
+        and isinstance(annotations, dict)
+        and documents.plain_value(get(annotations, UPSTREAM_IDENTIFIER)) == value
+    )
+    return MergeFacts(has, identity)
+
+
+def _expected(node: Any) -> tuple[str, str] | None:
+    """The merge comment and upstream identifier a resource should carry, or None when it gets none."""
     if not isinstance(node, dict):
         return None
     metadata = node.get("metadata")
@@ -73,7 +101,7 @@ def _expected(node: Any, current_comment: str | None = None) -> tuple[str, str] 
     name, namespace = _text(metadata.get("name")), _text(metadata.get("namespace"))
     if not name and not namespace and not metadata.get("labels"):
         return None
-    comment = merge_comment(node) if current_comment is None else current_comment
+    comment = merge_comment(node)
     if MERGE_COMMENT_PREFIX not in comment:
         comment = f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
     from_comment = namespace_and_name_from_comment(comment)
@@ -85,17 +113,7 @@ def _expected(node: Any, current_comment: str | None = None) -> tuple[str, str] 
 
 def has_keys(node: Any) -> bool:
     """Whether the resource already carries the merge keys `add` would give it (or gets none)."""
-    current = merge_comment(node) if isinstance(node, dict) else ""
-    expected = _expected(node, current)
-    if expected is None:
-        return True
-    comment, value = expected
-    annotations = node["metadata"].get("annotations")
-    return (
-        current == comment
-        and isinstance(annotations, dict)
-        and documents.plain_value(annotations.get(UPSTREAM_IDENTIFIER)) == value
-    )
+    return facts(node).has_keys
 
 
 def add(node: Any) -> Any:

@@ -81,17 +81,17 @@ class _Source:
             self._partly_shared[id(node)] = node
         return node
 
-    def has_merge_keys(self, node: Any) -> bool:
+    def _merge_facts(self, node: Any) -> mergekeys.MergeFacts:
         if self._cache is None:
-            return mergekeys.has_keys(node)
-        return self._cache.derived(node, "has_keys", mergekeys.has_keys)
+            return mergekeys.facts(node)
+        return self._cache.derived(node, "merge facts", mergekeys.facts)
+
+    def has_merge_keys(self, node: Any) -> bool:
+        return self._merge_facts(node).has_keys
 
     def identity(self, resource: _Resource) -> tuple[str, ...]:
         """What resource-merge matches `resource` on (see `mergekeys.identity`)."""
-        path = resource.path
-        if self._cache is None:
-            return mergekeys.identity(resource.node, path)
-        return self._cache.derived(resource.node, ("identity", path), lambda n: mergekeys.identity(n, path))
+        return (*self._merge_facts(resource.node).identity, resource.path)
 
     def add_merge_keys(self) -> None:
         for path in list(self.files):

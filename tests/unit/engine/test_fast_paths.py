@@ -767,3 +767,117 @@ _document_lines = st.lists(
 @example(lines=["a:", "  - x", "b:", "- x"])
 def test_any_lines_are_read_as_before(lines: list[str]) -> None:
     _read_both_ways("\n".join(lines) + "\n")
+
+
+def _reference_expected(node: Any, current: str) -> tuple[str, str] | None:
+    """`mergekeys._expected` as it was, taking the current comment."""
+    if not isinstance(node, dict):
+        return None
+    metadata = node.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    name, namespace = mergekeys._text(metadata.get("name")), mergekeys._text(metadata.get("namespace"))
+    if not name and not namespace and not metadata.get("labels"):
+        return None
+    comment = current
+    if mergekeys.MERGE_COMMENT_PREFIX not in comment:
+        comment = f"{mergekeys.MERGE_COMMENT_PREFIX} {namespace}/{name}"
+    from_comment = mergekeys.namespace_and_name_from_comment(comment)
+    if from_comment is not None:
+        namespace, name = from_comment
+    group = mergekeys.group_of(node.get("apiVersion"))
+    return comment, f"{group}|{mergekeys._text(node.get('kind'))}|{namespace or 'default'}|{name}"
+
+
+def _reference_has_keys(node: Any) -> bool:
+    """`mergekeys.has_keys` as it was, before it shared one reading with `identity`."""
+    current = mergekeys.merge_comment(node) if isinstance(node, dict) else ""
+    expected = _reference_expected(node, current)
+    if expected is None:
+        return True
+    comment, value = expected
+    annotations = node["metadata"].get("annotations")
+    return (
+        current == comment
+        and isinstance(annotations, dict)
+        and documents.plain_value(annotations.get(mergekeys.UPSTREAM_IDENTIFIER)) == value
+    )
+
+
+def _reference_identity(node: Any, path: str) -> tuple[str, ...]:
+    """`mergekeys.identity` as it was."""
+    metadata = node.get("metadata") if isinstance(node, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    from_comment = mergekeys.namespace_and_name_from_comment(mergekeys.merge_comment(node))
+    namespace, name = from_comment or (
+        mergekeys._text(metadata.get("namespace")),
+        mergekeys._text(metadata.get("name")),
+    )
+    return (
+        mergekeys.group_of(node.get("apiVersion")),
+        mergekeys._text(node.get("kind")),
+        namespace,
+        name,
+        path,
+    )
+
+
+_names = st.one_of(
+    st.sampled_from(["", "web", "a/b", " x ", "0644"]),
+    st.sampled_from([documents.RawPlain("0644"), SingleQuotedScalarString("web"), None, 3, True]),
+)
+_merge_comments = st.sampled_from(
+    ["", "kpt-merge: shop/web", "kpt-merge: /web", "kpt-merge: web", "kpt-merge:  a/b/c ", "a user comment"]
+)
+_identifiers = st.one_of(
+    st.sampled_from(["apps|Deployment|shop|web", "|ConfigMap|default|web", "x"]),
+    st.builds(SingleQuotedScalarString, st.sampled_from(["apps|Deployment|shop|web", "|Thing|default|web"])),
+)
+
+
+@st.composite
+def _merge_resources(draw: st.DrawFn) -> Any:
+    """Resources with and without merge keys, often with exactly the keys `mergekeys.add` would give."""
+    metadata: dict[str, Any] = {}
+    for key, values in (("name", _names), ("namespace", _names)):
+        if draw(st.booleans()):
+            metadata[key] = draw(values)
+    if draw(st.booleans()):
+        metadata["labels"] = draw(st.sampled_from([{}, {"app": "web"}]))
+    node: dict[str, Any] = {
+        "apiVersion": draw(st.sampled_from(["v1", "apps/v1", "example.com/v1", None])),
+        "kind": draw(st.sampled_from(["Deployment", "ConfigMap", "Thing"])),
+    }
+    namespace, name = (mergekeys._text(metadata.get(k)) for k in ("namespace", "name"))
+    matching = f"{mergekeys.MERGE_COMMENT_PREFIX} {namespace}/{name}"
+    comment = draw(st.one_of(st.just(matching), _merge_comments))
+    from_comment = mergekeys.namespace_and_name_from_comment(comment) or (namespace, name)
+    group = mergekeys.group_of(node["apiVersion"])
+    identifier = f"{group}|{node['kind']}|{from_comment[0] or 'default'}|{from_comment[1]}"
+    annotations = draw(st.sampled_from(["matching", "styled", "missing", "empty", "other", "list", "random"]))
+    if annotations in ("matching", "styled"):
+        value = identifier if annotations == "matching" else SingleQuotedScalarString(identifier)
+        metadata["annotations"] = {mergekeys.UPSTREAM_IDENTIFIER: value}
+    elif annotations == "empty":
+        metadata["annotations"] = {}
+    elif annotations == "other":
+        metadata["annotations"] = {"a": "b"}
+    elif annotations == "list":
+        metadata["annotations"] = ["x"]
+    elif annotations == "random":
+        metadata["annotations"] = {mergekeys.UPSTREAM_IDENTIFIER: draw(_identifiers)}
+    node["metadata"] = draw(st.sampled_from([metadata, metadata, metadata, "text", None]))
+    root = _commented(node, 0)
+    if comment and isinstance(node["metadata"], dict):
+        documents.set_key_comment(root, "metadata", comment)
+    return root if draw(st.booleans()) else dict(node)
+
+
+@settings(max_examples=600, deadline=None)
+@given(node=_merge_resources())
+def test_merge_facts_are_what_has_keys_and_identity_gave(node: Any) -> None:
+    assert mergekeys.has_keys(node) == _reference_has_keys(node)
+    if isinstance(node, dict) and _reference_expected(node, mergekeys.merge_comment(node)) is not None:
+        # Resources that need keys and get them: `add` gives what `has_keys` then accepts.
+        assert mergekeys.has_keys(mergekeys.add(documents.copy_tree(node)))
+    assert mergekeys.identity(node, "f.yaml") == _reference_identity(node, "f.yaml")
