@@ -112,20 +112,24 @@ def _reconcile_maps(old: Any, new: Any, inserted: list[Any] | None) -> Any:
     """`reconcile` of two maps known not to be equal."""
     # ruamel.yaml's look-ups differ from the dict's only for merged (`<<`) keys
     lookup = dict if type(old) is CommentedMap and not getattr(old, merge_attrib, None) else type(old)
-    contains, get = lookup.__contains__, lookup.__getitem__
+    get = lookup.get
     if not lookup.keys(old) <= new.keys():  # functions seldom delete keys: test before listing them
         for key in [k for k in lookup.keys(old) if k not in new]:
             delete_key(old, key)
+    plain = _PLAIN_TYPES
     for key, value in new.items():
-        if contains(old, key):
-            current = get(old, key)
-            merged = _reconciled_value(current, value, inserted)
-            if merged is not current:
-                old[key] = merged
-        else:
+        current = get(old, key, _ABSENT)
+        if current is _ABSENT:
             old[key] = value
             if inserted is not None:
                 inserted.append({key: value})  # the key is new too
+            continue
+        kind = type(current)
+        if kind is type(value) and kind in plain and current == value:
+            continue  # most keys: what `_reconciled_value` keeps, found without calling it
+        merged = _reconciled_value(current, value, inserted)
+        if merged is not current:
+            old[key] = merged
     return old
 
 
@@ -163,6 +167,8 @@ def _reconciled_value(current: Any, value: Any, inserted: list[Any] | None) -> A
         return value
     return reconcile(current, value, inserted)
 
+
+_ABSENT: Final = object()
 
 # Values of these exact types that compare equal are kept by `reconcile` as they are.
 _PLAIN_TYPES: Final = frozenset({dict, list, str, int, bool, type(None)})
