@@ -136,6 +136,10 @@ def leaves_unchanged(dest: Any, original: Any, updated: Any) -> bool:
 _NULL_SPELLINGS: Final = frozenset({"~", "null", "Null", "NULL"})
 
 
+def _has_merges(node: Any) -> bool:
+    return type(node) is not dict and bool(getattr(node, merge_attrib, None))
+
+
 def _is_tagged_null(node: Any) -> bool:
     return node is None or (isinstance(node, documents.RawPlain) and str(node) in _NULL_SPELLINGS)
 
@@ -185,13 +189,20 @@ def _untouched(dest: Any, original: Any, updated: Any) -> bool:
     the same name would be merged).
     """
     if isinstance(original, dict):
-        if any(
-            type(node) is not dict and getattr(node, merge_attrib, None) for node in (dest, original, updated)
-        ):
+        if _has_merges(dest) or _has_merges(original) or _has_merges(updated):
             return False
         get = dict.__getitem__  # no merged (`<<`) keys: the same as each map's own look-up
         for key, value in dict.items(original):
-            if not isinstance(key, str) or not _untouched(get(dest, key), value, get(updated, key)):
+            if not isinstance(key, str):
+                return False
+            local, other = get(dest, key), get(updated, key)
+            kind = type(value)
+            if kind is str or kind is int or kind is bool:
+                # The common leaves, as the scalar case below finds them (a plain string, integer or boolean
+                # is never null itself).
+                if kind is not type(other) or _is_tagged_null(local) or isinstance(local, float):
+                    return False
+            elif not _untouched(local, value, other):
                 return False
         return True
     if isinstance(original, list):
@@ -216,18 +227,27 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
     if dest is _MISSING:
         dest = documents.new_map()
         owned = True
+    # (`dict.keys`: a map's keys without ruamel.yaml's Python iterator; their order does not matter here.)
     names = sorted(
-        {str(k) for source in (dest, original, updated) if isinstance(source, dict) for k in source}
+        {
+            str(k)
+            for source in (dest, original, updated)
+            if isinstance(source, dict)
+            for k in dict.keys(source)
+        }
     )
     # Whether every key is a string: then a field is found by a dict lookup instead of a scan.
-    dest_str, original_str, updated_str = (
-        isinstance(source, dict) and all(map(isinstance, source, repeat(str)))
-        for source in (dest, original, updated)
-    )
+    dest_str, original_str, updated_str = _str_keyed(dest), _str_keyed(original), _str_keyed(updated)
+    # With string keys and no merged (`<<`) keys, a map's own look-up is the dict's, read here without
+    # ruamel.yaml's Python layer; `_field` does the rest.
+    get = dict.get
+    dest_plain = dest_str and not _has_merges(dest)
+    original_plain = original_str and not _has_merges(original)
+    updated_plain = updated_str and not _has_merges(updated)
     for name in names:
-        local = _field(dest, name, dest_str)
-        old = _field(original, name, original_str)
-        new = _field(updated, name, updated_str)
+        local = get(dest, name, _MISSING) if dest_plain else _field(dest, name, dest_str)
+        old = get(original, name, _MISSING) if original_plain else _field(original, name, original_str)
+        new = get(updated, name, _MISSING) if updated_plain else _field(updated, name, updated_str)
         # What the walk and `_set_field` would do, without them; only with string keys (keys that are not
         # strings may print alike, and `_set_field` may then pick another key than `_field` found).
         if dest_str and _scalar_kept(local, old, new):
@@ -239,6 +259,10 @@ def _walk_map(dest: Any, original: Any, updated: Any, path: tuple[str, ...], con
             dest, owned = documents.copy_level(dest), True
         _set_field(dest, name, value, dest_str)
     return dest
+
+
+def _str_keyed(source: Any) -> bool:
+    return isinstance(source, dict) and all(map(isinstance, dict.keys(source), repeat(str)))
 
 
 def _scalar_kept(local: Any, old: Any, new: Any) -> bool:
