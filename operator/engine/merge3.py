@@ -414,13 +414,15 @@ def _element_value(element: Any, key: str) -> str | None:
     return str(documents.plain_value(value))
 
 
-def _find(elements: Any, key: str, value: str) -> Any:
-    if not isinstance(elements, list):
-        return _MISSING
-    for element in elements:
-        if _element_value(element, key) == value:
-            return element
-    return _MISSING
+def _by_value(elements: Any, key: str) -> dict[str, Any]:
+    """The elements of a list by the value of their merge key, the first element of each value."""
+    found: dict[str, Any] = {}
+    if isinstance(elements, list):
+        for element in elements:
+            value = _element_value(element, key)
+            if value is not None and value not in found:
+                found[value] = element
+    return found
 
 
 def _walk_associative(
@@ -432,15 +434,14 @@ def _walk_associative(
     if _missing_or_null(dest):
         dest = documents.new_seq()
         owned = True
-    values: list[str] = []
-    for source in (dest, original, updated):
-        if isinstance(source, list):
-            for element in source:
-                value = _element_value(element, key)
-                if value is not None and value not in values:
-                    values.append(value)
-    for value in values:
-        local, old, new = (_find(s, key, value) for s in (dest, original, updated))
+    # Each side's elements by their key's value, the first of each value (what `_find` gives): the walk below
+    # changes in `dest` only the element of the value it is at, and the elements it adds have values of
+    # their own, so what `_find` would find there stays what is found here.
+    dest_by, original_by, updated_by = (_by_value(s, key) for s in (dest, original, updated))
+    for value in dict.fromkeys([*dest_by, *original_by, *updated_by]):
+        local = dest_by.get(value, _MISSING)
+        old = original_by.get(value, _MISSING)
+        new = updated_by.get(value, _MISSING)
         if key == "":
             merged = _visit_scalar(local, old, new)
         else:

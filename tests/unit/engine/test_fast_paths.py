@@ -890,3 +890,38 @@ def test_merge_facts_are_what_has_keys_and_identity_gave(node: Any) -> None:
         # Resources that need keys and get them: `add` gives what `has_keys` then accepts.
         assert mergekeys.has_keys(mergekeys.add(documents.copy_tree(node)))
     assert mergekeys.identity(node, "f.yaml") == _reference_identity(node, "f.yaml")
+
+
+def _reference_find(elements: Any, key: str, value: str) -> Any:
+    """How the merge found an associative list's element by value before it indexed the list once."""
+    from porch_operator.engine import merge3
+
+    if not isinstance(elements, list):
+        return merge3._MISSING
+    for element in elements:
+        if merge3._element_value(element, key) == value:
+            return element
+    return merge3._MISSING
+
+
+_list_elements = st.one_of(
+    st.builds(dict, name=st.sampled_from(["a", "b", 1, "1", None, documents.RawPlain("1")])),
+    st.builds(dict, other=st.just("x")),
+    st.sampled_from(["a", "b", 1, "1", None]),
+    st.just([]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(elements=st.one_of(st.lists(_list_elements, max_size=5), st.none()), key=st.sampled_from(["name", ""]))
+def test_associative_elements_are_found_by_value_as_before(elements: Any, key: str) -> None:
+    from porch_operator.engine import merge3
+
+    found = merge3._by_value(elements, key)
+    values = [
+        merge3._element_value(element, key) for element in (elements if isinstance(elements, list) else [])
+    ]
+    assert list(found) == list(dict.fromkeys(v for v in values if v is not None))
+    for value in [*values, "a", "zz"]:
+        if value is not None:
+            assert found.get(value, merge3._MISSING) is _reference_find(elements, key, value)
