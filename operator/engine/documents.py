@@ -960,12 +960,10 @@ def _read_canonical(
         for number, text in enumerate(lines):
             line = text
             if "#" in text:
-                cut = _comment_cut(text)
-                if cut is None:
+                taken = _take_comment(text, comments, number)
+                if taken is None:
                     return None
-                if cut >= 0:
-                    comments[number] = text[cut + 1 :]
-                    line = text[:cut]
+                line = taken
             content = line.lstrip(" ")
             indent = len(line) - len(content)
             item = content[:2] == "- "
@@ -1063,6 +1061,17 @@ def _split_comments(chunk: str) -> tuple[str, dict[int, str]] | None:
     return "".join(pieces), comments
 
 
+def _take_comment(line: str, comments: dict[int, str], number: int) -> str | None:
+    """`line` without its end-of-line comment, which goes to `comments[number]`; None when not safe."""
+    cut = _comment_cut(line)
+    if cut is None:
+        return None
+    if cut < 0:
+        return line
+    comments[number] = line[cut + 1 :]
+    return line[:cut]
+
+
 def _comment_cut(line: str) -> int | None:
     """Where the end-of-line comment of a line starts (at its space), -1 for none, None when not safe."""
     if line.lstrip(" ").startswith("#"):
@@ -1090,12 +1099,10 @@ def _split_comments_by_line(chunk: str) -> tuple[str, dict[int, str]] | None:
                 continue
             block_indent = None
         if "#" in line:
-            cut = _comment_cut(line)
-            if cut is None:
+            taken = _take_comment(line, comments, index)
+            if taken is None:
                 return None
-            if cut >= 0:
-                comments[index] = line[cut + 1 :]
-                lines[index] = line[:cut]
+            lines[index] = taken
         if lines[index].endswith(_BLOCK_INDICATORS):
             block_indent = indent
     return "\n".join(lines), comments
