@@ -78,10 +78,7 @@ def facts(node: Any) -> MergeFacts:
     identity = (group, kind, *(namespace_and_name_from_comment(current) or (namespace, name)))
     if metadata is None or (not name and not namespace and not get(metadata, "labels")):
         return MergeFacts(True, identity)
-    # The comment and identifier `_expected` gives, compared as `has_keys` compares them.
-    comment = current if MERGE_COMMENT_PREFIX in current else f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
-    expected_namespace, expected_name = namespace_and_name_from_comment(comment) or (namespace, name)
-    value = f"{group}|{kind}|{expected_namespace or 'default'}|{expected_name}"
+    comment, value = _keys_for(group, kind, namespace, name, current)
     annotations = get(metadata, "annotations")
     has = (
         current == comment
@@ -101,14 +98,18 @@ def _expected(node: Any) -> tuple[str, str] | None:
     name, namespace = _text(metadata.get("name")), _text(metadata.get("namespace"))
     if not name and not namespace and not metadata.get("labels"):
         return None
-    comment = merge_comment(node)
-    if MERGE_COMMENT_PREFIX not in comment:
-        comment = f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
-    from_comment = namespace_and_name_from_comment(comment)
-    if from_comment is not None:
-        namespace, name = from_comment
-    value = f"{group_of(node.get('apiVersion'))}|{_text(node.get('kind'))}|{namespace or 'default'}|{name}"
-    return comment, value
+    group, kind = group_of(node.get("apiVersion")), _text(node.get("kind"))
+    return _keys_for(group, kind, namespace, name, merge_comment(node))
+
+
+def _keys_for(group: str, kind: str, namespace: str, name: str, current: str) -> tuple[str, str]:
+    """The merge comment and upstream identifier of a resource whose comment is now `current`.
+
+    An existing `kpt-merge` comment is kept and names the identity; otherwise one is made from the metadata.
+    """
+    comment = current if MERGE_COMMENT_PREFIX in current else f"{MERGE_COMMENT_PREFIX} {namespace}/{name}"
+    namespace, name = namespace_and_name_from_comment(comment) or (namespace, name)
+    return comment, f"{group}|{kind}|{namespace or 'default'}|{name}"
 
 
 def has_keys(node: Any) -> bool:
